@@ -1,0 +1,10 @@
+//! X.509 for the card: what a certificate says (subject, validity, role), and when it may be
+//! renewed.
+
+pub mod info;
+pub mod window;
+
+pub use info::{parse_certificate, CertificateInfo, Role};
+pub use window::{
+    assess_card, assess_certificate, CardEligibility, Eligibility, NotRenewableReason, PinGate,
+};

@@ -1,0 +1,6 @@
+//! One handler per command. Each checks its params first, then acts, and returns a value or a
+//! [`HostError`]; only the controller writes frames.
+
+pub mod params;
+pub mod status;
+pub mod watch;

@@ -1,0 +1,68 @@
+//! The card's contents through PKCS#11 (`cryptoki`): loading the module, finding the token for
+//! a reader, reading its state and its certificates.
+//!
+//! One file per group of operations, as rust-cryptoki does: [`slots`] finds tokens, [`info`]
+//! reads token and PIN state, [`objects`] reads certificates.
+
+pub mod info;
+pub mod objects;
+pub mod slots;
+
+pub use info::{PinState, TokenSummary};
+pub use objects::StoredCertificate;
+
+use crate::protocol::{ErrorCode, HostError};
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::{Error as CryptokiError, RvError};
+use std::path::Path;
+
+/// A loaded and initialised PKCS#11 module. Finalised when dropped.
+pub struct TokenModule {
+    pkcs11: Pkcs11,
+}
+
+impl TokenModule {
+    /// Loads and initialises the module at `path`.
+    pub fn load(path: &Path) -> Result<TokenModule, HostError> {
+        let pkcs11 = Pkcs11::new(path).map_err(|e| {
+            HostError::new(
+                ErrorCode::TokenUnavailable,
+                format!("The card middleware {} could not be loaded ({e}).", path.display()),
+            )
+        })?;
+        match pkcs11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+            Ok(()) | Err(CryptokiError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+            Err(e) => {
+                return Err(HostError::new(
+                    ErrorCode::TokenUnavailable,
+                    format!("The card middleware {} could not be initialised ({e}).", path.display()),
+                ))
+            }
+        }
+        Ok(TokenModule { pkcs11 })
+    }
+
+    /// The cryptoki context.
+    pub fn pkcs11(&self) -> &Pkcs11 {
+        &self.pkcs11
+    }
+}
+
+/// Maps a PKCS#11 failure to a wire error that names the failing call.
+pub fn token_error(error: CryptokiError) -> HostError {
+    match &error {
+        CryptokiError::Pkcs11(rv, function) => match rv {
+            RvError::DeviceRemoved | RvError::TokenNotPresent | RvError::SessionHandleInvalid => {
+                HostError::new(ErrorCode::CardRemoved, "The card was removed. Put it back and try again.")
+                    .with("pkcs11", format!("{function}: {rv}"))
+            }
+            RvError::PinLocked => HostError::new(
+                ErrorCode::PinLocked,
+                "The passcode is locked. Unlock the card first, then renew.",
+            ),
+            _ => HostError::new(ErrorCode::TokenError, format!("The card failed: {function} returned {rv}."))
+                .with("pkcs11", format!("{function}: {rv}")),
+        },
+        other => HostError::new(ErrorCode::TokenError, format!("The card middleware failed ({other}).")),
+    }
+}

@@ -1,0 +1,50 @@
+//! Certificates stored on the token (public objects: no login needed).
+
+use super::{token_error, TokenModule};
+use crate::protocol::HostError;
+use cryptoki::object::{Attribute, AttributeType, CertificateType, ObjectClass};
+use cryptoki::slot::Slot;
+
+/// A certificate object as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCertificate {
+    /// CKA_ID, which links it to its key pair.
+    pub id: Vec<u8>,
+    /// CKA_LABEL.
+    pub label: String,
+    /// CKA_VALUE: the DER certificate.
+    pub der: Vec<u8>,
+}
+
+impl TokenModule {
+    /// Every X.509 certificate on the token.
+    pub fn certificates(&self, slot: Slot) -> Result<Vec<StoredCertificate>, HostError> {
+        let session = self.pkcs11().open_ro_session(slot).map_err(token_error)?;
+        let template =
+            [Attribute::Class(ObjectClass::CERTIFICATE), Attribute::CertificateType(CertificateType::X_509)];
+        let handles = session.find_objects(&template).map_err(token_error)?;
+        let mut certificates = Vec::with_capacity(handles.len());
+        for handle in handles {
+            let attributes = session
+                .get_attributes(handle, &[AttributeType::Id, AttributeType::Label, AttributeType::Value])
+                .map_err(token_error)?;
+            let mut certificate = StoredCertificate { id: Vec::new(), label: String::new(), der: Vec::new() };
+            for attribute in attributes {
+                match attribute {
+                    Attribute::Id(id) => certificate.id = id,
+                    Attribute::Label(label) => {
+                        certificate.label = String::from_utf8_lossy(&label).into_owned()
+                    }
+                    Attribute::Value(der) => certificate.der = der,
+                    _ => {}
+                }
+            }
+            certificates.push(certificate);
+        }
+        Ok(certificates)
+    }
+}
+
+/// Labels of objects an unfinished renewal left behind start with this; they are not part of
+/// the card's working pair until the renewal completes.
+pub const PENDING_LABEL_PREFIX: &str = "cis-renew pending";
