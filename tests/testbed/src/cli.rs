@@ -1,13 +1,14 @@
 //! Command-line parsing and the subcommands. Errors go to stderr with a non-zero exit.
 
-use std::io::{BufRead, Write};
-use std::path::PathBuf;
+use std::io::{BufRead, Read, Write};
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use cis_renew_testbed::probe::{self, WaitFor};
 use cis_renew_testbed::readers::TIMEOUT_EXIT;
-use cis_renew_testbed::{Error, Pcscd, READERS};
+use cis_renew_testbed::token;
+use cis_renew_testbed::{CardSpec, CertSpec, Error, Pcscd, Role, SoftHsm, TestCa, READERS};
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
@@ -31,12 +32,93 @@ enum Cmd {
         #[arg(long)]
         state: PathBuf,
     },
+    /// The test CA.
+    Ca {
+        #[command(subcommand)]
+        command: CaCmd,
+    },
+    /// SoftHSM instances.
+    Softhsm {
+        #[command(subcommand)]
+        command: SofthsmCmd,
+    },
+    /// Initialize a token and put an authentication and a signing key pair and certificate on it.
+    Provision(ProvisionArgs),
+    /// Print everything on a token, and whether each certificate's key signs and verifies, as JSON.
+    Inspect {
+        /// SoftHSM config (SOFTHSM2_CONF).
+        #[arg(long)]
+        softhsm_conf: PathBuf,
+        /// Token label.
+        #[arg(long)]
+        label: String,
+        /// User PIN.
+        #[arg(long)]
+        pin: String,
+    },
     /// Query a pcscd through the pcsc crate (used by the library; one pcscd per process).
     #[command(hide = true)]
     Pcsc {
         #[command(subcommand)]
         command: PcscCmd,
     },
+}
+
+#[derive(Subcommand)]
+enum CaCmd {
+    /// Create a CA (key + self-signed certificate as PEM) in a directory.
+    Init {
+        /// Directory for ca.key.pem and ca.pem.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The CA's common name.
+        #[arg(long, default_value = "cis-renew Test CA")]
+        cn: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum SofthsmCmd {
+    /// Write softhsm2.conf and a tokens/ directory; print the config path.
+    New {
+        /// Directory to use.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct ProvisionArgs {
+    /// SoftHSM config (SOFTHSM2_CONF).
+    #[arg(long)]
+    softhsm_conf: PathBuf,
+    /// CA directory (from `ca init`).
+    #[arg(long)]
+    ca: PathBuf,
+    /// Read the whole card spec as JSON on stdin (the library's way; other options ignored).
+    #[arg(long, hide = true)]
+    spec_stdin: bool,
+    /// Token label.
+    #[arg(long, required_unless_present = "spec_stdin")]
+    label: Option<String>,
+    /// User PIN.
+    #[arg(long, default_value = token::DEFAULT_USER_PIN)]
+    pin: String,
+    /// Security officer PIN.
+    #[arg(long, default_value = token::DEFAULT_SO_PIN)]
+    so_pin: String,
+    /// Certificate subject, RFC 4514.
+    #[arg(long, default_value = token::DEFAULT_SUBJECT)]
+    subject: String,
+    /// Days until the authentication certificate's notAfter (negative: expired).
+    #[arg(long, allow_negative_numbers = true, default_value_t = 400)]
+    auth_days: i64,
+    /// Days until the signing certificate's notAfter (negative: expired).
+    #[arg(long, allow_negative_numbers = true, default_value_t = 400)]
+    sign_days: i64,
+    /// Print the result as JSON (otherwise a summary).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -73,6 +155,17 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Cmd::Serve { state } => serve(state),
         Cmd::Pcsc { command } => return pcsc(command),
+        Cmd::Ca { command: CaCmd::Init { dir, cn } } => {
+            TestCa::create(&dir, &cn).map(|ca| println!("{}", ca.cert_pem_path().display()))
+        }
+        Cmd::Softhsm { command: SofthsmCmd::New { dir } } => {
+            SoftHsm::at(&dir).map(|h| println!("{}", h.conf().display()))
+        }
+        Cmd::Provision(args) => provision(args),
+        Cmd::Inspect { softhsm_conf, label, pin } => {
+            set_softhsm_conf(&softhsm_conf);
+            token::child::inspect(&softhsm_conf, &label, &pin).map(|c| print_json(&c))
+        }
     };
     match result {
         Ok(()) => 0,
@@ -89,13 +182,7 @@ fn pcsc(command: PcscCmd) -> i32 {
             set_socket(&socket);
             (socket, probe::status())
         }
-        PcscCmd::Wait {
-            socket,
-            readers,
-            present,
-            absent,
-            timeout_ms,
-        } => {
+        PcscCmd::Wait { socket, readers, present, absent, timeout_ms } => {
             set_socket(&socket);
             let what = match (readers, present, absent) {
                 (_, Some(i), _) => WaitFor::Present(i),
@@ -119,6 +206,57 @@ fn pcsc(command: PcscCmd) -> i32 {
             1
         }
     }
+}
+
+fn set_softhsm_conf(conf: &Path) {
+    // SoftHSM reads it at C_Initialize; set before any thread exists.
+    std::env::set_var("SOFTHSM2_CONF", conf);
+}
+
+fn print_json<T: serde::Serialize>(value: &T) {
+    match serde_json::to_string(value) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("cis-testbed: encoding JSON: {e}"),
+    }
+}
+
+fn provision(args: ProvisionArgs) -> Result<(), Error> {
+    set_softhsm_conf(&args.softhsm_conf);
+    let ca = TestCa::load(&args.ca)?;
+    let spec = if args.spec_stdin {
+        let mut input = String::new();
+        std::io::stdin()
+            .read_to_string(&mut input)
+            .map_err(|e| Error::Invalid(format!("reading the card spec from stdin: {e}")))?;
+        serde_json::from_str(&input).map_err(|e| Error::Invalid(format!("card spec: {e}")))?
+    } else {
+        CardSpec {
+            token_label: args.label.unwrap_or_default(),
+            user_pin: args.pin,
+            so_pin: args.so_pin,
+            subject: args.subject,
+            certs: vec![
+                CertSpec::expiring_in_days(Role::Authentication, args.auth_days),
+                CertSpec::expiring_in_days(Role::Signing, args.sign_days),
+            ],
+        }
+    };
+    let card = token::child::provision(&args.softhsm_conf, &ca, &spec)?;
+    if args.json || args.spec_stdin {
+        print_json(&card);
+    } else {
+        println!("token {:?} (serial {})", card.token_label, card.token_serial);
+        for c in &card.certs {
+            println!(
+                "  {:?}: id {} notAfter {} subject {}",
+                c.role,
+                c.id,
+                c.info.not_after.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                c.info.subject
+            );
+        }
+    }
+    Ok(())
 }
 
 fn set_socket(socket: &std::path::Path) {
@@ -190,16 +328,16 @@ fn serve(state: PathBuf) -> Result<(), Error> {
                 say(&json!({ "ok": true }));
                 break;
             }
-            Some("insert") => reader(words.get(1))
-                .and_then(|r| pcscd.insert_card(r))
-                .map(|()| json!({ "ok": true })),
-            Some("remove") => reader(words.get(1))
-                .and_then(|r| pcscd.remove_card(r))
-                .map(|()| json!({ "ok": true })),
+            Some("insert") => {
+                reader(words.get(1)).and_then(|r| pcscd.insert_card(r)).map(|()| json!({ "ok": true }))
+            }
+            Some("remove") => {
+                reader(words.get(1)).and_then(|r| pcscd.remove_card(r)).map(|()| json!({ "ok": true }))
+            }
             Some("status") => pcscd.status().map(|r| json!({ "ok": true, "readers": r })),
-            Some(other) => Err(Error::Invalid(format!(
-                "unknown command {other:?} (insert N, remove N, status, quit)"
-            ))),
+            Some(other) => {
+                Err(Error::Invalid(format!("unknown command {other:?} (insert N, remove N, status, quit)")))
+            }
         };
         say(&answer.unwrap_or_else(|e| json!({ "ok": false, "error": e.to_string() })));
     }

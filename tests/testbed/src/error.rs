@@ -59,25 +59,16 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Error {
-        Error::Io {
-            context: context.into(),
-            source,
-        }
+        Error::Io { context: context.into(), source }
     }
 
     #[allow(dead_code)] // used by the token module
     pub(crate) fn pkcs11(context: impl Into<String>, source: cryptoki::error::Error) -> Error {
-        Error::Pkcs11 {
-            context: context.into(),
-            source,
-        }
+        Error::Pkcs11 { context: context.into(), source }
     }
 
     pub(crate) fn pcsc(context: impl Into<String>, source: pcsc::Error) -> Error {
-        Error::Pcsc {
-            context: context.into(),
-            source,
-        }
+        Error::Pcsc { context: context.into(), source }
     }
 
     pub(crate) fn crypto(context: &str, e: impl fmt::Display) -> Error {
@@ -96,11 +87,9 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
-            Error::Process {
-                command,
-                status,
-                stderr,
-            } => write!(f, "`{command}` failed ({status}): {}", stderr.trim()),
+            Error::Process { command, status, stderr } => {
+                write!(f, "`{command}` failed ({status}): {}", stderr.trim())
+            }
             Error::BinaryNotFound(msg) => f.write_str(msg),
             Error::Pkcs11 { context, source } => write!(f, "{context}: {source}"),
             Error::Pcsc { context, source } => write!(f, "{context}: {source}"),

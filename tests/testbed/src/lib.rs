@@ -10,12 +10,19 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod ca;
 pub mod error;
 pub mod probe;
 pub mod readers;
+pub mod token;
 pub mod util;
 
+pub use ca::{cert_info, subject_der, CertInfo, IssueRequest, Role, TestCa};
 pub use error::{Error, Result};
 pub use probe::ReaderStatus;
 pub use readers::{Pcscd, READERS};
+pub use token::{
+    inspect, provision, CardSpec, CertSpec, PairCheck, ProvisionedCard, ProvisionedCert, SoftHsm,
+    TokenContents, TokenObject, SOFTHSM_MODULE,
+};
 pub use util::testbed_bin;

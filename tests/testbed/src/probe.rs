@@ -54,10 +54,7 @@ fn establish(deadline: Instant) -> Result<Context> {
 
 fn list(ctx: &Context) -> Result<Vec<String>> {
     match ctx.list_readers_owned() {
-        Ok(names) => Ok(names
-            .into_iter()
-            .map(|n| n.to_string_lossy().into_owned())
-            .collect()),
+        Ok(names) => Ok(names.into_iter().map(|n| n.to_string_lossy().into_owned()).collect()),
         Err(pcsc::Error::NoReadersAvailable) => Ok(Vec::new()),
         Err(e) => Err(Error::pcsc("SCardListReaders", e)),
     }
@@ -74,18 +71,13 @@ fn statuses(ctx: &Context) -> Result<Vec<ReaderStatus>> {
             .map_err(|_| Error::Invalid(format!("reader name with NUL: {n:?}")))?;
         states.push(ReaderState::new(c, State::UNAWARE));
     }
-    ctx.get_status_change(Duration::ZERO, &mut states)
-        .map_err(|e| Error::pcsc("SCardGetStatusChange", e))?;
+    ctx.get_status_change(Duration::ZERO, &mut states).map_err(|e| Error::pcsc("SCardGetStatusChange", e))?;
     Ok(names
         .into_iter()
         .zip(states.iter())
         .map(|(name, rs)| {
             let present = rs.event_state().contains(State::PRESENT);
-            ReaderStatus {
-                name,
-                present,
-                atr: present.then(|| hex(rs.atr())),
-            }
+            ReaderStatus { name, present, atr: present.then(|| hex(rs.atr())) }
         })
         .collect())
 }
@@ -120,9 +112,8 @@ pub fn wait(what: WaitFor, timeout: Duration) -> Result<Vec<ReaderStatus>> {
         },
         WaitFor::Present(i) | WaitFor::Absent(i) => {
             let want_present = matches!(what, WaitFor::Present(_));
-            let name = crate::READERS
-                .get(i)
-                .ok_or_else(|| Error::Invalid(format!("no reader number {i}")))?;
+            let name =
+                crate::READERS.get(i).ok_or_else(|| Error::Invalid(format!("no reader number {i}")))?;
             let c = std::ffi::CString::new(*name)
                 .map_err(|_| Error::Invalid(format!("reader name with NUL: {name:?}")))?;
             let mut states = [ReaderState::new(c, State::UNAWARE)];
@@ -136,9 +127,7 @@ pub fn wait(what: WaitFor, timeout: Duration) -> Result<Vec<ReaderStatus>> {
                 }
                 let ev = states[0].event_state();
                 if ev.contains(State::UNKNOWN) {
-                    return Err(Error::Invalid(format!(
-                        "reader {name:?} is not known to pcscd"
-                    )));
+                    return Err(Error::Invalid(format!("reader {name:?} is not known to pcscd")));
                 }
                 // PRESENT alone is not enough for "present": it must not be MUTE (no ATR yet).
                 let present = ev.contains(State::PRESENT) && !ev.contains(State::MUTE);

@@ -79,11 +79,8 @@ impl Pcscd {
 
     /// Like [`Pcscd::start`] in a directory the caller owns (created if missing, kept after).
     pub fn start_in(dir: &Path) -> Result<Pcscd> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
-        let dir = dir
-            .canonicalize()
-            .map_err(|e| Error::io(format!("resolving {}", dir.display()), e))?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        let dir = dir.canonicalize().map_err(|e| Error::io(format!("resolving {}", dir.display()), e))?;
         Self::start_with(Dir::Kept(dir))
     }
 
@@ -95,8 +92,7 @@ impl Pcscd {
         let runtime = root.join("run");
         let shim = root.join("pyshim");
         for d in [&conf, &runtime, &shim] {
-            std::fs::create_dir_all(d)
-                .map_err(|e| Error::io(format!("creating {}", d.display()), e))?;
+            std::fs::create_dir_all(d).map_err(|e| Error::io(format!("creating {}", d.display()), e))?;
         }
         if runtime.join("pcscd.comm").as_os_str().len() > MAX_SOCKET_PATH {
             return Err(Error::Invalid(format!(
@@ -137,15 +133,8 @@ impl Pcscd {
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(|e| Error::io("pcscd log", e))?)
             .stderr(log);
-        let child = cmd
-            .spawn()
-            .map_err(|e| Error::io(format!("starting `{}`", show(&cmd)), e))?;
-        let mut me = Pcscd {
-            pcscd: Some(child),
-            cards: [None, None],
-            bin,
-            dir,
-        };
+        let child = cmd.spawn().map_err(|e| Error::io(format!("starting `{}`", show(&cmd)), e))?;
+        let mut me = Pcscd { pcscd: Some(child), cards: [None, None], bin, dir };
         // Wait for both readers; on failure `me` drops, which kills and reaps pcscd.
         let left = START_TIMEOUT.saturating_sub(started.elapsed());
         me.wait_for(&format!("--readers={}", READERS.len()), left, None)
@@ -183,9 +172,7 @@ impl Pcscd {
     pub fn insert_card(&mut self, reader: usize) -> Result<()> {
         check_reader(reader)?;
         if self.cards[reader].is_some() {
-            return Err(Error::Invalid(format!(
-                "reader {reader} already has a card"
-            )));
+            return Err(Error::Invalid(format!("reader {reader} already has a card")));
         }
         let pid = self.pid();
         let log_name = format!("vicc-{reader}.log");
@@ -195,16 +182,11 @@ impl Pcscd {
         cmd.arg(format!("--net=/proc/{pid}/ns/net"))
             .args(["vicc", "--type", "iso7816", "--port"])
             .arg(port.to_string())
-            .env(
-                "PYTHONPATH",
-                format!("{VICC_MODULES}:{}", self.dir().join("pyshim").display()),
-            )
+            .env("PYTHONPATH", format!("{VICC_MODULES}:{}", self.dir().join("pyshim").display()))
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(|e| Error::io("vicc log", e))?)
             .stderr(log);
-        let child = cmd
-            .spawn()
-            .map_err(|e| Error::io(format!("starting `{}`", show(&cmd)), e))?;
+        let child = cmd.spawn().map_err(|e| Error::io(format!("starting `{}`", show(&cmd)), e))?;
         self.cards[reader] = Some(child);
         let result = self.wait_for(&format!("--present={reader}"), CARD_TIMEOUT, Some(reader));
         if let Err(e) = result {
@@ -263,9 +245,7 @@ impl Pcscd {
         let start = Instant::now();
         loop {
             let left = timeout.saturating_sub(start.elapsed());
-            let slice = left
-                .min(Duration::from_secs(1))
-                .max(Duration::from_millis(50));
+            let slice = left.min(Duration::from_secs(1)).max(Duration::from_millis(50));
             let mut cmd = Command::new(&self.bin);
             cmd.args(["pcsc", "wait", cond, "--socket"])
                 .arg(self.socket())
@@ -303,11 +283,7 @@ impl Pcscd {
     fn explain(&self, e: Error, log: &str, what: &str) -> Error {
         let tail = log_tail(&self.dir().join(log), 15);
         match e {
-            Error::Timeout { waited, .. } => Error::Timeout {
-                what: what.to_string(),
-                waited,
-                log: tail,
-            },
+            Error::Timeout { waited, .. } => Error::Timeout { what: what.to_string(), waited, log: tail },
             other => Error::Invalid(format!(
                 "waiting for {what}: {other}\n{log} (in {}):\n{tail}",
                 self.dir().display()
@@ -340,10 +316,7 @@ fn check_reader(reader: usize) -> Result<()> {
     if reader < READERS.len() {
         Ok(())
     } else {
-        Err(Error::Invalid(format!(
-            "reader {reader} does not exist (0..{})",
-            READERS.len()
-        )))
+        Err(Error::Invalid(format!("reader {reader} does not exist (0..{})", READERS.len())))
     }
 }
 

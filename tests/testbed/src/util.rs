@@ -25,8 +25,7 @@ pub fn testbed_bin() -> Result<PathBuf> {
             path.display()
         )));
     }
-    let exe =
-        std::env::current_exe().map_err(|e| Error::io("finding the current executable", e))?;
+    let exe = std::env::current_exe().map_err(|e| Error::io("finding the current executable", e))?;
     let mut tried = Vec::new();
     if let Some(dir) = exe.parent() {
         for candidate in [dir.join(BIN_NAME), dir.join("..").join(BIN_NAME)] {
@@ -46,24 +45,15 @@ pub fn testbed_bin() -> Result<PathBuf> {
 /// Runs a prepared command with optional stdin, returning its output when it exits 0.
 pub fn run(cmd: &mut Command, stdin: Option<&[u8]>) -> Result<Output> {
     let shown = show(cmd);
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    })
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| Error::io(format!("starting `{shown}`"), e))?;
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| Error::io(format!("starting `{shown}`"), e))?;
     if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
         // The pipe closes when `pipe` drops, giving the child EOF.
-        pipe.write_all(input)
-            .map_err(|e| Error::io(format!("writing to `{shown}`"), e))?;
+        pipe.write_all(input).map_err(|e| Error::io(format!("writing to `{shown}`"), e))?;
     }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| Error::io(format!("waiting for `{shown}`"), e))?;
+    let out = child.wait_with_output().map_err(|e| Error::io(format!("waiting for `{shown}`"), e))?;
     if out.status.success() {
         Ok(out)
     } else {
@@ -132,9 +122,7 @@ pub mod b64 {
     /// Deserialize from base64.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let s = String::deserialize(d)?;
-        base64::engine::general_purpose::STANDARD
-            .decode(s.as_bytes())
-            .map_err(serde::de::Error::custom)
+        base64::engine::general_purpose::STANDARD.decode(s.as_bytes()).map_err(serde::de::Error::custom)
     }
 
     /// `Option<Vec<u8>>` as base64 or null.

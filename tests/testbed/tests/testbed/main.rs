@@ -4,3 +4,4 @@
 //! (`scripts/install-deps.sh`), and the `cis-testbed` binary, which cargo builds for them.
 
 mod readers;
+mod tokens;

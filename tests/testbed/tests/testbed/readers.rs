@@ -6,12 +6,7 @@ use cis_renew_testbed::readers::VICC_ATR;
 use cis_renew_testbed::{Pcscd, READERS};
 
 fn names(pcscd: &Pcscd) -> Vec<String> {
-    pcscd
-        .status()
-        .expect("PC/SC status")
-        .into_iter()
-        .map(|r| r.name)
-        .collect()
+    pcscd.status().expect("PC/SC status").into_iter().map(|r| r.name).collect()
 }
 
 #[test]
@@ -19,10 +14,7 @@ fn start_two_at_once_each_lists_both_readers() {
     let (a, b) = std::thread::scope(|s| {
         let a = s.spawn(Pcscd::start);
         let b = s.spawn(Pcscd::start);
-        (
-            a.join().expect("thread a").expect("pcscd a"),
-            b.join().expect("thread b").expect("pcscd b"),
-        )
+        (a.join().expect("thread a").expect("pcscd a"), b.join().expect("thread b").expect("pcscd b"))
     });
 
     assert_ne!(a.socket(), b.socket());
@@ -57,10 +49,7 @@ fn cards_in_parallel_beds_do_not_interfere() {
     a.insert_card(0).expect("insert into a");
 
     assert!(a.status().expect("status a")[0].present);
-    assert!(
-        !b.status().expect("status b")[0].present,
-        "same port, other namespace"
-    );
+    assert!(!b.status().expect("status b")[0].present, "same port, other namespace");
 }
 
 #[test]
