@@ -293,6 +293,7 @@ fn serve(state: PathBuf) -> Result<(), Error> {
         "readers": READERS,
         "dir": pcscd.dir(),
         "pid": std::process::id(),
+        "pcscdPid": pcscd.pid(),
     });
     let _ = std::fs::write(pcscd.dir().join("serve.json"), format!("{ready}\n"));
     say(&ready);

@@ -3,5 +3,6 @@
 //! They need root (namespaces, bind mounts), pcscd, vsmartcard and SoftHSM installed
 //! (`scripts/install-deps.sh`), and the `cis-testbed` binary, which cargo builds for them.
 
+mod cli;
 mod readers;
 mod tokens;
