@@ -1,0 +1,13 @@
+//! Integration tests: the real `cis-renew-host` binary, started as a browser starts it, against
+//! the real test bed (pcscd + vpcd readers + vicc cards, SoftHSM tokens).
+//!
+//! One test binary with a module per area (as ripgrep does).
+
+mod bed;
+mod util;
+
+mod cli;
+mod config;
+mod protocol;
+mod status;
+mod watch;
