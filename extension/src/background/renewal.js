@@ -1,0 +1,365 @@
+/**
+ * One renewal at a time, driven by the worker:
+ *
+ *   idle -> awaitingPin -> beginning -> requesting -> completing -> done
+ *              ^   |          |  |          |             |
+ *              +---(wrong PIN)+  |          |             +-> failed (host error; no cancel)
+ *                  |             +----------+-> failed / cancelled (renewCancel sent)
+ *                  +-> cancelled (window closed, Cancel, Esc)
+ *
+ * - PIN-pad readers skip awaitingPin: renewBegin goes without a PIN and the reader asks.
+ * - The PIN exists only in the argument of `pinSubmitted()` and the renewBegin params it builds;
+ *   nothing here stores it.
+ * - Cancel works until renewComplete is sent ("installing"); a cancel during renewBegin waits
+ *   for its answer, then sends renewCancel so the pending keys are removed.
+ * - After renewComplete has been sent, nothing here sends renewCancel: the host's own recovery
+ *   owns an interrupted install.
+ *
+ * Dependencies are injected: `host.request(command, params, {onEvent})`, `est(req)` (one EST
+ * exchange through the owner tab, resolving to base64 PKCS#7), `pin` ({open, show, close}),
+ * `onChange()` and timers.
+ */
+import '../shared/errors.js';
+
+const { CisError } = globalThis.cisRenew.errors;
+
+export const PHASE = Object.freeze({
+  IDLE: 'idle',
+  AWAITING_PIN: 'awaitingPin',
+  BEGINNING: 'beginning',
+  REQUESTING: 'requesting',
+  COMPLETING: 'completing',
+  DONE: 'done',
+  FAILED: 'failed',
+  CANCELLED: 'cancelled',
+});
+
+const ACTIVE = new Set([PHASE.AWAITING_PIN, PHASE.BEGINNING, PHASE.REQUESTING, PHASE.COMPLETING]);
+const CANCELLABLE = new Set([PHASE.AWAITING_PIN, PHASE.BEGINNING, PHASE.REQUESTING]);
+const HOST_STEPS = new Set(['login', 'generateKey', 'buildRequest', 'verify', 'install', 'retireOld', 'done']);
+
+/** How long the passcode window may stay open unanswered. */
+export const PIN_TIMEOUT_MS = 5 * 60_000;
+
+export class Renewal {
+  constructor({ host, est, pin, onChange = () => {}, timers = globalThis, pinTimeoutMs = PIN_TIMEOUT_MS, log = () => {} }) {
+    this._host = host;
+    this._est = est;
+    this._pin = pin;
+    this._onChange = onChange;
+    this._timers = timers;
+    this._pinTimeoutMs = pinTimeoutMs;
+    this._log = log;
+    this._seq = 0;
+    this._reset();
+  }
+
+  _reset() {
+    this.phase = PHASE.IDLE;
+    this.owner = null;
+    this._run = null;
+  }
+
+  get active() {
+    return ACTIVE.has(this.phase);
+  }
+
+  /**
+   * Starts a renewal for the card the user confirmed. `serial` is the token serial shown in the
+   * confirmation; a different card in the reader now refuses the start.
+   */
+  start({ owner, status, serial }) {
+    if (this.active) throw new CisError('BUSY', 'a renewal is already running');
+    const card = status && status.card;
+    if (!card) throw new CisError('NO_CARD', 'no card in the managed reader');
+    if (!card.token || card.token.serial !== serial) throw new CisError('CARD_REMOVED', 'the card changed');
+    if (!card.renewable) throw new CisError('NOT_RENEWABLE', 'not renewable', { reason: card.reason });
+    this.owner = owner;
+    this._run = {
+      id: ++this._seq,
+      card,
+      pinPad: Boolean(card.pinPad),
+      step: null,
+      error: null,
+      renewalId: null,
+      completeSent: false,
+      cancelRequested: false,
+      pinOpen: false,
+      pinTimer: null,
+      result: null,
+    };
+    if (this._run.pinPad) this._begin(this._run, undefined);
+    else this._askPin(this._run, null);
+    return this._run.id;
+  }
+
+  /** The passcode window submitted a PIN. Ignored unless a PIN is awaited. */
+  pinSubmitted(pin) {
+    const run = this._run;
+    if (!run || this.phase !== PHASE.AWAITING_PIN || typeof pin !== 'string') return false;
+    this._clearPinTimer(run);
+    this._pin.show({ type: 'pin.checking' });
+    this._begin(run, pin);
+    return true;
+  }
+
+  /** The passcode window was cancelled or closed. */
+  pinCancelled() {
+    const run = this._run;
+    if (!run || !run.pinOpen) return; // closed by us: nothing to cancel
+    if (this.phase === PHASE.AWAITING_PIN || (this.phase === PHASE.BEGINNING && !run.pinPad && run.step?.name === 'login')) {
+      this.cancel();
+    }
+  }
+
+  /** Cancel from the dashboard tab. Returns false once installing has started. */
+  cancel() {
+    const run = this._run;
+    if (!run || !CANCELLABLE.has(this.phase)) return false;
+    if (run.cancelRequested) return true;
+    run.cancelRequested = true;
+    this._closePin(run);
+    this._clearPinTimer(run);
+    if (this.phase === PHASE.AWAITING_PIN) {
+      this._finish(run, PHASE.CANCELLED, null);
+    } else if (this.phase === PHASE.REQUESTING) {
+      // Stop waiting for the service; remove the pending keys.
+      this._cancelOnHost(run).then(() => this._finish(run, PHASE.CANCELLED, null));
+      this._changed();
+    } else {
+      // BEGINNING: renewBegin's answer decides (see _begin).
+      this._changed();
+    }
+    return true;
+  }
+
+  /** The owner tab went away (closed, navigated). */
+  ownerGone() {
+    if (!this._run) return;
+    if (CANCELLABLE.has(this.phase)) this.cancel();
+    else if (!this.active) this._reset();
+    // COMPLETING goes on: the host finishes the install without the tab.
+  }
+
+  /** Closes a finished renewal's view. */
+  dismiss() {
+    if (this._run && !this.active) {
+      this._reset();
+      this._changed();
+    }
+  }
+
+  /** Card status from `watch`: a removed or swapped card ends a renewal that is waiting on us. */
+  statusChanged(status) {
+    const run = this._run;
+    if (!run || !(this.phase === PHASE.AWAITING_PIN || this.phase === PHASE.REQUESTING)) return;
+    const card = status && status.card;
+    if (card && card.token && card.token.serial === run.card.token.serial) return;
+    this._fail(run, new CisError('CARD_REMOVED', 'the card was removed'));
+  }
+
+  /** What the owner tab shows. Null when idle. */
+  view() {
+    const run = this._run;
+    if (!run) return null;
+    return {
+      phase: this.phase,
+      step: run.step ? { ...run.step } : null,
+      pinPad: run.pinPad,
+      canCancel: CANCELLABLE.has(this.phase) && !run.cancelRequested,
+      cancelling: run.cancelRequested && this.active,
+      error: run.error ? run.error.toJSON() : null,
+      certificates: run.card.certificates || [],
+      result: run.result,
+    };
+  }
+
+  // --- the steps ---
+
+  _askPin(run, error) {
+    this.phase = PHASE.AWAITING_PIN;
+    run.step = null;
+    const message = {
+      type: 'pin.show',
+      card: { label: run.card.token.label || '', serial: run.card.token.serial || '' },
+      pinLength: run.card.pinLength || null,
+      error: error ? error.toJSON() : null,
+    };
+    if (run.pinOpen) this._pin.show(message);
+    else {
+      run.pinOpen = true;
+      Promise.resolve(this._pin.open(message)).catch((e) => {
+        if (this._run === run && this.phase === PHASE.AWAITING_PIN) this._fail(run, asCisError(e));
+      });
+    }
+    this._clearPinTimer(run);
+    run.pinTimer = this._timers.setTimeout(() => {
+      run.pinTimer = null;
+      if (this._run === run && this.phase === PHASE.AWAITING_PIN) this._fail(run, new CisError('TIMEOUT', 'no passcode entered'));
+    }, this._pinTimeoutMs);
+    this._changed();
+  }
+
+  _begin(run, pin) {
+    this.phase = PHASE.BEGINNING;
+    run.step = { name: 'login' };
+    run.error = null;
+    this._changed();
+    const params = pin === undefined ? {} : { pin };
+    this._host
+      .request('renewBegin', params, { onEvent: (ev) => this._progress(run, ev) })
+      .then(
+        (result) => this._begun(run, result),
+        (err) => this._beginFailed(run, asCisError(err)),
+      );
+  }
+
+  _progress(run, ev) {
+    if (this._run !== run || !ev || ev.event !== 'progress' || !HOST_STEPS.has(ev.step)) return;
+    if (!this.active) return;
+    run.step = { name: ev.step };
+    if (Number.isInteger(ev.n) && Number.isInteger(ev.of)) Object.assign(run.step, { n: ev.n, of: ev.of });
+    // Any step after login means the passcode was right: the window can go.
+    if (ev.step !== 'login') this._closePin(run);
+    this._changed();
+  }
+
+  _begun(run, result) {
+    if (this._run !== run) return;
+    const requests = result && Array.isArray(result.requests) ? result.requests : null;
+    const renewalId = result && (typeof result.renewalId === 'string' || typeof result.renewalId === 'number') ? result.renewalId : null;
+    if (renewalId !== null) run.renewalId = renewalId;
+    this._closePin(run);
+    if (run.cancelRequested) {
+      this._cancelOnHost(run).then(() => this._finish(run, PHASE.CANCELLED, null));
+      return;
+    }
+    const valid =
+      renewalId !== null &&
+      requests &&
+      requests.length > 0 &&
+      requests.every((r) => r && typeof r.csr === 'string' && r.csr.length > 0 && typeof r.role === 'string');
+    if (!valid) {
+      this._fail(run, new CisError('INTERNAL_ERROR', 'renewBegin answered without requests'));
+      return;
+    }
+    this._request(run, requests);
+  }
+
+  _beginFailed(run, err) {
+    if (this._run !== run) return;
+    if (run.cancelRequested) {
+      this._finish(run, PHASE.CANCELLED, null);
+      return;
+    }
+    if (!run.pinPad && (err.code === 'PIN_INCORRECT' || err.code === 'PIN_INVALID')) {
+      run.error = err;
+      this._askPin(run, err);
+      return;
+    }
+    this._fail(run, err);
+  }
+
+  async _request(run, requests) {
+    this.phase = PHASE.REQUESTING;
+    const pkcs7 = [];
+    for (let i = 0; i < requests.length; i += 1) {
+      run.step = { name: 'request', n: i + 1, of: requests.length };
+      this._changed();
+      let answer;
+      try {
+        answer = await this._est({ role: requests[i].role, subject: requests[i].subject, csr: requests[i].csr, n: i + 1, of: requests.length });
+      } catch (e) {
+        if (this._run !== run || run.cancelRequested || this.phase !== PHASE.REQUESTING) return;
+        this._fail(run, asCisError(e));
+        return;
+      }
+      if (this._run !== run || run.cancelRequested || this.phase !== PHASE.REQUESTING) return;
+      pkcs7.push(answer);
+    }
+    this._complete(run, pkcs7);
+  }
+
+  _complete(run, pkcs7) {
+    this.phase = PHASE.COMPLETING;
+    run.step = { name: 'verify' };
+    run.completeSent = true;
+    this._changed();
+    this._host
+      .request('renewComplete', { renewalId: run.renewalId, pkcs7 }, { onEvent: (ev) => this._progress(run, ev) })
+      .then(
+        (status) => {
+          if (this._run !== run) return;
+          run.result = status && typeof status === 'object' ? status : null;
+          this._finish(run, PHASE.DONE, null);
+        },
+        (err) => {
+          if (this._run === run) this._fail(run, asCisError(err));
+        },
+      );
+  }
+
+  _fail(run, err) {
+    if (this._run !== run || !this.active) return;
+    this._closePin(run);
+    this._clearPinTimer(run);
+    if (run.renewalId !== null && !run.completeSent) this._cancelOnHost(run);
+    this._finish(run, PHASE.FAILED, err);
+  }
+
+  /** Best-effort renewCancel; never rejects. */
+  _cancelOnHost(run) {
+    if (run.renewalId === null || run.completeSent || run.cancelSent) return Promise.resolve();
+    run.cancelSent = true;
+    return this._host.request('renewCancel', { renewalId: run.renewalId }).then(
+      () => undefined,
+      (e) => this._log('renewCancel failed', e && e.code),
+    );
+  }
+
+  _finish(run, phase, err) {
+    if (this._run !== run) return;
+    this._clearPinTimer(run);
+    this._closePin(run);
+    this.phase = phase;
+    run.error = err;
+    if (phase !== PHASE.DONE) run.step = run.step && phase === PHASE.FAILED ? run.step : null;
+    else run.step = { name: 'done' };
+    this._changed();
+  }
+
+  _closePin(run) {
+    if (run.pinOpen) {
+      run.pinOpen = false;
+      try {
+        this._pin.close();
+      } catch (e) {
+        this._log('closing the passcode window failed', e);
+      }
+    }
+  }
+
+  _clearPinTimer(run) {
+    if (run.pinTimer) {
+      this._timers.clearTimeout(run.pinTimer);
+      run.pinTimer = null;
+    }
+  }
+
+  _changed() {
+    try {
+      this._onChange();
+    } catch (e) {
+      this._log('onChange failed', e);
+    }
+  }
+}
+
+function asCisError(e) {
+  if (e instanceof CisError) return e;
+  if (e && typeof e === 'object' && typeof e.code === 'string') {
+    const { code, message, ...extra } = e;
+    return new CisError(code, message, extra);
+  }
+  return new CisError('INTERNAL_ERROR', String((e && e.message) || e));
+}

@@ -1,0 +1,131 @@
+/**
+ * Extension settings. The only source is managed storage (`storage.managed_schema`, set by IT
+ * through group policy / Chromium's managed policy files / Firefox's policies.json); anything
+ * missing or malformed falls back to the defaults below. The result is frozen.
+ */
+
+/** The hosted CIS dashboard. */
+export const DEFAULT_PORTAL_ORIGIN = 'https://manage-care-identities.care-identity-service2.nhs.uk';
+
+export const DEFAULTS = Object.freeze({
+  /** Origins of the dashboard pages the extension works on (scheme://host[:port], no path). */
+  portalOrigins: Object.freeze([DEFAULT_PORTAL_ORIGIN]),
+  /** Base URL of the EST renewal service; `null` means "the dashboard origin the user is on". */
+  renewalServiceUrl: null,
+  /** Reader-name pattern; informational here (the host's own configuration decides). */
+  managedReader: null,
+  /** Renewal window in days; informational here (the host decides what is renewable). */
+  renewalWindowDays: 90,
+});
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * Parses one origin. Only https, or http on a loopback address (the demo and the tests run the
+ * stand-in dashboard there), with no path, query, fragment or credentials. Returns the
+ * canonical origin string or null.
+ */
+export function parseOrigin(value) {
+  if (typeof value !== 'string' || value.length > 300) return null;
+  let url;
+  try {
+    url = new URL(value);
+  } catch {
+    return null;
+  }
+  if (url.username || url.password || url.search || url.hash) return null;
+  if (url.pathname !== '/') return null;
+  if (url.protocol === 'https:') return url.origin;
+  if (url.protocol === 'http:' && LOOPBACK.has(url.hostname)) return url.origin;
+  return null;
+}
+
+/** Parses the renewal service base URL (same scheme rules as origins; a path is allowed). */
+export function parseServiceUrl(value) {
+  if (typeof value !== 'string' || value.length > 500) return null;
+  let url;
+  try {
+    url = new URL(value);
+  } catch {
+    return null;
+  }
+  if (url.username || url.password || url.search || url.hash) return null;
+  const okScheme = url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname));
+  if (!okScheme) return null;
+  return url.origin + url.pathname.replace(/\/+$/, '');
+}
+
+/**
+ * Turns raw managed storage into settings. Returns `{ config, problems }`; each problem names
+ * the setting it ignored, so a misconfiguration is visible in the worker's console.
+ */
+export function normalizeConfig(raw) {
+  const problems = [];
+  const src = raw && typeof raw === 'object' && !Array.isArray(raw) ? raw : {};
+  let portalOrigins = DEFAULTS.portalOrigins;
+  if (src.portalOrigins !== undefined) {
+    if (Array.isArray(src.portalOrigins)) {
+      const parsed = [];
+      for (const o of src.portalOrigins) {
+        const p = parseOrigin(o);
+        if (p) {
+          if (!parsed.includes(p)) parsed.push(p);
+        } else problems.push(`portalOrigins: ignored ${JSON.stringify(o)}`);
+      }
+      if (parsed.length) portalOrigins = Object.freeze(parsed);
+      else problems.push('portalOrigins: no usable origin; using the default');
+    } else problems.push('portalOrigins: not an array; using the default');
+  }
+  let renewalServiceUrl = DEFAULTS.renewalServiceUrl;
+  if (src.renewalServiceUrl !== undefined && src.renewalServiceUrl !== '') {
+    renewalServiceUrl = parseServiceUrl(src.renewalServiceUrl);
+    if (!renewalServiceUrl) problems.push('renewalServiceUrl: not an https URL; using the dashboard origin');
+  }
+  let managedReader = DEFAULTS.managedReader;
+  if (src.managedReader !== undefined) {
+    if (typeof src.managedReader === 'string' && src.managedReader.length <= 200) managedReader = src.managedReader;
+    else problems.push('managedReader: not a string');
+  }
+  let renewalWindowDays = DEFAULTS.renewalWindowDays;
+  if (src.renewalWindowDays !== undefined) {
+    const n = src.renewalWindowDays;
+    if (Number.isInteger(n) && n >= 1 && n <= 3650) renewalWindowDays = n;
+    else problems.push('renewalWindowDays: not an integer from 1 to 3650');
+  }
+  return {
+    config: Object.freeze({ portalOrigins, renewalServiceUrl, managedReader, renewalWindowDays }),
+    problems,
+  };
+}
+
+/** The EST base URL for a page on `origin`. */
+export function serviceUrlFor(config, origin) {
+  return config.renewalServiceUrl || origin;
+}
+
+/**
+ * Content-script match patterns for the portal origins. Chromium match patterns may carry a
+ * port; Firefox's may not (they then match every port, and the worker's origin check still
+ * refuses the wrong port).
+ */
+export function matchPatterns(origins, { withPorts = true } = {}) {
+  const out = [];
+  for (const o of origins) {
+    const url = new URL(o);
+    const host = withPorts || !url.port ? url.host : url.hostname;
+    const pattern = `${url.protocol}//${host}/*`;
+    if (!out.includes(pattern)) out.push(pattern);
+  }
+  return out;
+}
+
+/** Reads managed storage through `storageArea.get()`; any failure means "no policy". */
+export async function loadConfig(storageArea) {
+  let raw = {};
+  try {
+    raw = (await storageArea.get(null)) || {};
+  } catch {
+    raw = {}; // Firefox throws when no policy exists at all.
+  }
+  return normalizeConfig(raw);
+}
