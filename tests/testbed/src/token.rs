@@ -29,6 +29,9 @@ pub const DEFAULT_SO_PIN: &str = "12345678";
 /// How long before notAfter a provisioned certificate's notBefore is (two years).
 pub const CERT_LIFETIME_DAYS: i64 = 730;
 
+/// A RAM file system, where fsync costs nothing.
+const SHM: &str = "/dev/shm";
+
 enum Dir {
     Temp(tempfile::TempDir),
     Kept(PathBuf),
@@ -42,10 +45,15 @@ pub struct SoftHsm {
 impl SoftHsm {
     /// A fresh SoftHSM in a temporary directory, removed on drop (kept when
     /// `CIS_TESTBED_KEEP` is set).
+    ///
+    /// The directory is on `/dev/shm` when possible: SoftHSM fsyncs every object it writes,
+    /// which on a busy disk made provisioning take 0.3-1.3 s instead of ~20 ms.
     pub fn new() -> Result<SoftHsm> {
-        let tmp = tempfile::Builder::new()
-            .prefix("cis-softhsm-")
-            .tempdir()
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("cis-softhsm-");
+        let tmp = builder
+            .tempdir_in(SHM)
+            .or_else(|_| builder.tempdir())
             .map_err(|e| Error::io("creating a temp dir for SoftHSM", e))?;
         let dir = if std::env::var_os("CIS_TESTBED_KEEP").is_some() {
             Dir::Kept(tmp.keep())
