@@ -1,0 +1,79 @@
+//! `cis-standin provision`: a SoftHSM token for a seeded user, made by the
+//! test bed (`cis-testbed provision`, found by `cis_renew_testbed::testbed_bin`:
+//! `$CIS_TESTBED_BIN` or next to this binary) with two P-384 key pairs and
+//! certificates from this stand-in's CA, then registered in the records.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use cis_renew_testbed::token::{CardSpec, CertSpec, ProvisionedCard};
+use cis_renew_testbed::{testbed_bin, util};
+use serde_json::{json, Value};
+
+use crate::admin::cert_json;
+use crate::ca::testbed_role;
+use crate::enrol;
+use crate::role::Role;
+use crate::server::open_data;
+
+/// Options of `provision`.
+#[derive(Debug, Clone)]
+pub struct ProvisionOptions {
+    /// Data directory (database + CA).
+    pub data: PathBuf,
+    /// SoftHSM configuration file.
+    pub softhsm_conf: PathBuf,
+    /// Token label.
+    pub label: String,
+    /// User PIN.
+    pub pin: String,
+    /// Security officer PIN.
+    pub so_pin: String,
+    /// User handle or UUID.
+    pub user: String,
+    /// Days until the authentication certificate expires.
+    pub auth_days: i64,
+    /// Days until the signing certificate expires.
+    pub sign_days: i64,
+}
+
+/// Provisions and registers the card; returns what to print.
+pub fn run(opts: &ProvisionOptions) -> Result<Value, String> {
+    let (store, ca) = open_data(&opts.data)?;
+    let user = store
+        .user_by_handle_or_uuid(&opts.user)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no user {:?} (try alice, bob or carol)", opts.user))?;
+    let spec = CardSpec {
+        token_label: opts.label.clone(),
+        user_pin: opts.pin.clone(),
+        so_pin: opts.so_pin.clone(),
+        subject: user.subject.clone(),
+        certs: vec![
+            CertSpec::expiring_in_days(testbed_role(Role::Authentication), opts.auth_days),
+            CertSpec::expiring_in_days(testbed_role(Role::Signing), opts.sign_days),
+        ],
+    };
+    let input = serde_json::to_vec(&spec).map_err(|e| e.to_string())?;
+    let mut cmd = Command::new(testbed_bin().map_err(|e| e.to_string())?);
+    cmd.args(["provision", "--spec-stdin", "--softhsm-conf"])
+        .arg(&opts.softhsm_conf)
+        .arg("--ca")
+        .arg(ca.dir());
+    let out = util::run(&mut cmd, Some(&input)).map_err(|e| e.to_string())?;
+    let card: ProvisionedCard = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("unexpected `cis-testbed provision` output: {e}"))?;
+    let ders: Vec<Vec<u8>> = card.certs.iter().map(|c| c.cert_der.clone()).collect();
+    let registered =
+        enrol::register_certificates(&store, &ca, &user, &card.token_serial, &card.token_label, &ders)
+            .map_err(|e| e.to_string())?;
+    let certs = store.current_certs(registered.id).map_err(|e| e.to_string())?;
+    Ok(json!({
+        "tokenSerial": card.token_serial,
+        "tokenLabel": card.token_label,
+        "softhsmConf": opts.softhsm_conf.display().to_string(),
+        "user": { "handle": user.handle, "uuid": user.uuid, "name": user.name, "subject": user.subject },
+        "caCert": ca.cert_pem_path().display().to_string(),
+        "certificates": certs.iter().map(cert_json).collect::<Vec<_>>(),
+    }))
+}
