@@ -21,6 +21,8 @@ export default {
   reasonPinLocked: ['The card is locked: unlock it first (Unlock Smartcard), then renew.'],
   reasonPinNotInitialized: ['The card’s passcode has not been set: set it first, then renew.'],
   reasonUnknown: ['This card can’t be renewed here.'],
+  reasonNoSelection: ['Select the user’s card on this page first.'],
+  reasonNotSelectedCard: ['The card in the second reader is not the card selected on this page. Select that card, or insert the selected one.'],
 
   errBadRequest: ['The renewal helper did not understand a request. Ask IT to update the extension and the helper.'],
   errMessageTooLarge: ['A message to the renewal helper was too large. Ask IT to update the extension and the helper.'],

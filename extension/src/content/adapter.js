@@ -130,16 +130,44 @@
       item.appendChild(control);
     }
     if (control.tagName === 'BUTTON') control.setAttribute('type', 'button');
-    if (control.tagName !== 'BUTTON') control.setAttribute('tabindex', '0');
+    // Keep the page's roving-focus tabindex (-1 in a role=menu); otherwise make it focusable.
+    if (control.tagName !== 'BUTTON' && !control.hasAttribute('tabindex')) control.setAttribute('tabindex', '0');
     if (!control.getAttribute('role') && menu.list.getAttribute('role') === 'menu') control.setAttribute('role', 'menuitem');
     item.setAttribute(MARK, 'menu-item');
-    control.setAttribute(MARK, 'control');
+    control.setAttribute(`${MARK}-control`, ''); // separate: item and control may be one element
     return { item, control };
   }
 
   /** Our item, if it is already in the list. */
   function existingItem(list) {
     return list.querySelector(`[${MARK}="menu-item"]`);
+  }
+
+  /**
+   * The serial of the card the sponsor selected in the dashboard (`data-card-serial` on the
+   * menu or the "Selected card" line), '' when none is selected, null when the page does not
+   * say. The extension only offers renewal of the card that is both selected and in the reader.
+   */
+  function selectedCardSerial(doc, menu) {
+    const holders = [menu && menu.list, doc.getElementById('selected-card')];
+    for (const el of holders) {
+      if (el && el.hasAttribute('data-card-serial')) return el.getAttribute('data-card-serial').trim();
+    }
+    return null;
+  }
+
+  /** Whether the page's own CSS already styles `[aria-disabled="true"]` menu items. */
+  function stylesDisabledItems(doc) {
+    for (const sheet of doc.styleSheets || []) {
+      let rules;
+      try {
+        rules = sheet.cssRules;
+      } catch {
+        continue; // cross-origin sheet
+      }
+      for (const rule of rules || []) if (rule.selectorText && rule.selectorText.includes('aria-disabled')) return true;
+    }
+    return false;
   }
 
   /** Whether this is the Manage Smartcard page (where the fallback panel goes). */
@@ -162,5 +190,5 @@
     return v ? v : null;
   }
 
-  ns.adapter = Object.freeze({ MARK, findMenu, buildItem, existingItem, disabledClass, isManageSmartcardPage, panelAnchor, csrfToken });
+  ns.adapter = Object.freeze({ MARK, findMenu, buildItem, existingItem, disabledClass, selectedCardSerial, stylesDisabledItems, isManageSmartcardPage, panelAnchor, csrfToken });
 })(globalThis);

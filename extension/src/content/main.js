@@ -33,7 +33,7 @@
     t,
     onRenew: () => {
       const card = state && state.status && state.status.card;
-      if (!card || !view.menuState(state).enabled) return;
+      if (!card || !view.menuState(state, undefined, { selectedSerial }).enabled) return;
       confirming = card;
       refused = null;
       renderDialog();
@@ -97,8 +97,15 @@
     ui.setDialog(dialogModel());
   }
 
+  let selectedSerial = null;
+
   function placeControl() {
     const menu = adapter.findMenu(doc);
+    const selected = adapter.selectedCardSerial(doc, menu);
+    if (selected !== selectedSerial) {
+      selectedSerial = selected;
+      render();
+    }
     if (menu) {
       ui.attachMenu(menu);
       ui.hidePanel();
@@ -108,7 +115,7 @@
   }
 
   function render() {
-    ui.setMenu(view.menuState(state));
+    ui.setMenu(view.menuState(state, undefined, { selectedSerial }));
     renderDialog();
   }
 

@@ -49,10 +49,12 @@ ol.steps li[data-state="current"]::before { content: "▶"; }
 .reason { color: #4c6272; font-size: 15px; }
 `;
 
+  // The tooltip lives at the end of <body> (not inside the menu item, where it would become
+  // part of the item's accessible name) and is placed next to the item when shown.
   const TIP_STYLE = {
-    position: 'absolute', zIndex: '2147483647', display: 'none', maxWidth: '22em', padding: '6px 10px',
+    position: 'fixed', zIndex: '2147483647', display: 'none', maxWidth: '22em', padding: '6px 10px',
     background: '#212b32', color: '#fff', font: '14px/1.4 Arial, sans-serif', borderRadius: '4px',
-    whiteSpace: 'normal', pointerEvents: 'none', marginTop: '4px', left: '0', top: '100%', textAlign: 'left',
+    whiteSpace: 'normal', pointerEvents: 'none', textAlign: 'left', left: '0', top: '0',
   };
 
   let uid = 0;
@@ -128,12 +130,16 @@ ol.steps li[data-state="current"]::before { content: "▶"; }
       if (menuItem && existing === menuItem.item) return false;
       if (existing) existing.remove();
       const { item, control } = adapter.buildItem(doc, menu, t('menuRenew'));
-      const tip = el(doc, 'span', { role: 'tooltip', id: `cis-renew-tip-${++uid}`, [adapter.MARK]: 'tooltip' });
+      if (menuItem && menuItem.tip) menuItem.tip.remove();
+      const tip = el(doc, 'div', { role: 'tooltip', id: `cis-renew-tip-${++uid}`, [adapter.MARK]: 'tooltip' });
       Object.assign(tip.style, TIP_STYLE);
-      if (!item.style.position) item.style.position = 'relative';
-      item.appendChild(tip);
+      doc.body.appendChild(tip);
       const show = () => {
-        if (!menuState.enabled) tip.style.display = 'block';
+        if (menuState.enabled || !tip.textContent) return;
+        const r = control.getBoundingClientRect();
+        tip.style.left = `${Math.max(0, Math.round(r.left))}px`;
+        tip.style.top = `${Math.round(r.bottom + 4)}px`;
+        tip.style.display = 'block';
       };
       const hide = () => {
         tip.style.display = 'none';
@@ -144,7 +150,7 @@ ol.steps li[data-state="current"]::before { content: "▶"; }
       control.addEventListener('focus', show);
       control.addEventListener('mouseleave', hide);
       control.addEventListener('blur', hide);
-      menuItem = { item, control, tip, disabledClass: adapter.disabledClass(menu.list), list: menu.list };
+      menuItem = { item, control, tip, disabledClass: adapter.disabledClass(menu.list), pageStyles: adapter.stylesDisabledItems(doc), list: menu.list };
       menu.list.appendChild(item);
       applyMenuState();
       return true;
@@ -157,7 +163,7 @@ ol.steps li[data-state="current"]::before { content: "▶"; }
     function applyMenuState() {
       const reason = menuState.reason ? tm(menuState.reason) : '';
       if (menuItem) {
-        const { control, tip, disabledClass } = menuItem;
+        const { control, tip, disabledClass, pageStyles } = menuItem;
         if (menuState.enabled) {
           control.removeAttribute('aria-disabled');
           control.removeAttribute('title');
@@ -165,18 +171,18 @@ ol.steps li[data-state="current"]::before { content: "▶"; }
           if (disabledClass) control.classList.remove(disabledClass);
           control.style.opacity = '';
           control.style.cursor = '';
-          tip.textContent = '';
+          if (tip.textContent) tip.textContent = '';
           tip.style.display = 'none';
         } else {
           control.setAttribute('aria-disabled', 'true');
           control.setAttribute('title', reason);
           control.setAttribute('aria-describedby', tip.id);
           if (disabledClass) control.classList.add(disabledClass);
-          else {
+          else if (!pageStyles) {
             control.style.opacity = '0.6';
             control.style.cursor = 'not-allowed';
           }
-          tip.textContent = reason;
+          if (tip.textContent !== reason) tip.textContent = reason; // no needless DOM mutations
           if (doc.activeElement !== control) tip.style.display = 'none';
         }
       }

@@ -55,8 +55,9 @@
   /**
    * The Renew Certificate control: `{ enabled, reason: null | {key, subs} }`.
    * @param {object|null} state the worker's `state` (null before the first one)
+   * @param {object} [page]       { selectedSerial } from the site adapter
    */
-  function menuState(state, fmt = formatDate) {
+  function menuState(state, fmt = formatDate, page = {}) {
     if (!state) return { enabled: false, reason: msg('menuChecking') };
     if (state.renewalElsewhere) return { enabled: false, reason: msg('menuBusyElsewhere') };
     const r = state.renewal;
@@ -70,6 +71,12 @@
     if (!status) return { enabled: false, reason: msg('menuChecking') };
     const card = status.card;
     if (!card) return { enabled: false, reason: reasonMessage(status.reason || 'NO_CARD', null, fmt) };
+    // The page says which card the sponsor selected ('' none, null: the page does not say).
+    const selected = page.selectedSerial;
+    if (selected === '') return { enabled: false, reason: msg('reasonNoSelection') };
+    if (typeof selected === 'string' && card.token && String(card.token.serial).toLowerCase() !== selected.toLowerCase()) {
+      return { enabled: false, reason: msg('reasonNotSelectedCard') };
+    }
     if (!card.renewable) return { enabled: false, reason: reasonMessage(card.reason, card, fmt) };
     return { enabled: true, reason: null };
   }

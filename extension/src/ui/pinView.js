@@ -94,6 +94,7 @@ export function createPinView(doc, { port, t }) {
     if (done) return;
     done = true;
     input.value = '';
+    setBusy(true, '');
     port.postMessage({ type: 'pin.cancel' });
   }
 

@@ -1,0 +1,74 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { normalizeConfig, parseOrigin, parseServiceUrl, matchPatterns, loadConfig, DEFAULTS, DEFAULT_PORTAL_ORIGIN, serviceUrlFor } from '../src/shared/config.js';
+
+test('parseOrigin_cases', () => {
+  const cases = [
+    ['https://manage-care-identities.care-identity-service2.nhs.uk', 'https://manage-care-identities.care-identity-service2.nhs.uk'],
+    ['https://cis.example/', 'https://cis.example'],
+    ['https://cis.example:8443', 'https://cis.example:8443'],
+    ['http://127.0.0.1:8080', 'http://127.0.0.1:8080'],
+    ['http://localhost:3000', 'http://localhost:3000'],
+    ['http://cis.example', null],
+    ['https://cis.example/path', null],
+    ['https://user:pw@cis.example', null],
+    ['https://cis.example?x=1', null],
+    ['javascript:alert(1)', null],
+    ['*://*/*', null],
+    ['', null],
+    [42, null],
+  ];
+  for (const [input, want] of cases) assert.equal(parseOrigin(input), want, String(input));
+});
+
+test('parseServiceUrl_keepsPathDropsTrailingSlash', () => {
+  assert.equal(parseServiceUrl('https://ra.example/est/'), 'https://ra.example/est');
+  assert.equal(parseServiceUrl('http://127.0.0.1:9000'), 'http://127.0.0.1:9000');
+  assert.equal(parseServiceUrl('http://ra.example'), null);
+});
+
+test('normalizeConfig_cases', () => {
+  const cases = [
+    { raw: undefined, want: { ...DEFAULTS }, problems: 0 },
+    { raw: {}, want: { ...DEFAULTS }, problems: 0 },
+    {
+      raw: { portalOrigins: ['http://127.0.0.1:8080', 'http://127.0.0.1:8080/'], renewalServiceUrl: 'http://127.0.0.1:8080', renewalWindowDays: 30, managedReader: 'Virtual PCD 00 01' },
+      want: { portalOrigins: ['http://127.0.0.1:8080'], renewalServiceUrl: 'http://127.0.0.1:8080', renewalWindowDays: 30, managedReader: 'Virtual PCD 00 01' },
+      problems: 0,
+    },
+    { raw: { portalOrigins: 'https://cis.example' }, want: { ...DEFAULTS }, problems: 1 },
+    { raw: { portalOrigins: ['ftp://x', 'https://ok.example'] }, want: { ...DEFAULTS, portalOrigins: ['https://ok.example'] }, problems: 1 },
+    { raw: { portalOrigins: ['ftp://x'] }, want: { ...DEFAULTS }, problems: 2 },
+    { raw: { renewalWindowDays: 0 }, want: { ...DEFAULTS }, problems: 1 },
+    { raw: { renewalWindowDays: 2.5 }, want: { ...DEFAULTS }, problems: 1 },
+    { raw: { renewalServiceUrl: 'http://evil.example' }, want: { ...DEFAULTS }, problems: 1 },
+  ];
+  for (const c of cases) {
+    const { config, problems } = normalizeConfig(c.raw);
+    assert.deepEqual({ ...config, portalOrigins: [...config.portalOrigins] }, { ...c.want, portalOrigins: [...c.want.portalOrigins] }, JSON.stringify(c.raw));
+    assert.equal(problems.length, c.problems, JSON.stringify(problems));
+    assert.ok(Object.isFrozen(config));
+  }
+});
+
+test('matchPatterns_portsOnlyWhereSupported', () => {
+  const origins = ['https://cis.example', 'http://127.0.0.1:8080'];
+  assert.deepEqual(matchPatterns(origins), ['https://cis.example/*', 'http://127.0.0.1:8080/*']);
+  assert.deepEqual(matchPatterns(origins, { withPorts: false }), ['https://cis.example/*', 'http://127.0.0.1/*']);
+});
+
+test('loadConfig_storageFailure_givesDefaults', async () => {
+  const { config } = await loadConfig({ get: async () => { throw new Error('Managed storage manifest not found'); } });
+  assert.deepEqual([...config.portalOrigins], [DEFAULT_PORTAL_ORIGIN]);
+  const { config: c2 } = await loadConfig({ get: async () => ({ portalOrigins: ['http://127.0.0.1:1234'] }) });
+  assert.deepEqual([...c2.portalOrigins], ['http://127.0.0.1:1234']);
+  assert.equal(serviceUrlFor(c2, 'http://127.0.0.1:1234'), 'http://127.0.0.1:1234');
+});
+
+test('schema_declaresExactlyTheSettings', () => {
+  const schema = JSON.parse(readFileSync(new URL('../schema.json', import.meta.url), 'utf8'));
+  assert.deepEqual(Object.keys(schema.properties).sort(), Object.keys(DEFAULTS).sort());
+  assert.equal(schema.properties.portalOrigins.type, 'array');
+  assert.equal(schema.properties.renewalWindowDays.type, 'integer');
+});

@@ -1,0 +1,87 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import '../src/shared/errors.js';
+import '../src/shared/view.js';
+import { t } from '../testing/i18n.js';
+import { dueStatus } from '../testing/fakeHost.js';
+
+const { menuState, stepMessage, errorMessage, checklist } = globalThis.cisRenew.view;
+const fmt = (iso) => globalThis.cisRenew.view.formatDate(iso, 'UTC');
+const text = (m) => (m ? t(m.key, m.subs) : null);
+const connected = { state: 'connected', error: null };
+
+function card(over) {
+  const s = dueStatus();
+  Object.assign(s.card, over);
+  return s;
+}
+
+test('menuState_reasons', () => {
+  const cases = [
+    { name: 'before the first state', state: null, want: 'Checking the card in the second reader…' },
+    { name: 'renewable', state: { host: connected, status: dueStatus() }, want: null },
+    { name: 'host missing', state: { host: { state: 'disconnected', error: { code: 'HOST_MISSING' } }, status: null }, want: /not installed on this computer/ },
+    { name: 'host too old', state: { host: { state: 'disconnected', error: { code: 'HOST_TOO_OLD' } } }, want: /too old/ },
+    { name: 'origin refused', state: { host: { state: 'disconnected', error: { code: 'ORIGIN_NOT_ALLOWED' } } }, want: /allowedOrigins/ },
+    { name: 'status error', state: { host: connected, status: null, statusError: { code: 'PCSC_UNAVAILABLE' } }, want: /PC\/SC/ },
+    { name: 'waiting for status', state: { host: { state: 'connecting', error: null }, status: null }, want: 'Checking the card in the second reader…' },
+    { name: 'no card', state: { host: connected, status: { readers: [], card: null, reason: 'NO_CARD' } }, want: 'No card in the second reader. Insert the user’s card.' },
+    { name: 'one reader', state: { host: connected, status: { card: null, reason: 'NO_MANAGED_READER' } }, want: /second reader/ },
+    { name: 'no readers', state: { host: connected, status: { card: null, reason: 'NO_READERS' } }, want: /No smartcard readers/ },
+    { name: 'not due with date', state: { host: connected, status: card({ renewable: false, reason: 'NOT_DUE', renewableFrom: '2026-03-03T12:00:00Z' }) }, want: 'Not due until 3 March 2026.' },
+    { name: 'not due no date', state: { host: connected, status: card({ renewable: false, reason: 'NOT_DUE' }) }, want: /Not due yet/ },
+    { name: 'expired', state: { host: connected, status: card({ renewable: false, reason: 'EXPIRED' }) }, want: /Registration Authority \(RA\) in person/ },
+    { name: 'locked', state: { host: connected, status: card({ renewable: false, reason: 'PIN_LOCKED' }) }, want: /unlock it first/ },
+    { name: 'unknown reason', state: { host: connected, status: card({ renewable: false, reason: 'SOMETHING_NEW' }) }, want: 'This card can’t be renewed here.' },
+    { name: 'renewing here', state: { host: connected, status: dueStatus(), renewal: { phase: 'requesting' } }, want: 'A renewal is in progress.' },
+    { name: 'finished renewal does not block', state: { host: connected, status: dueStatus(), renewal: { phase: 'done' } }, want: null },
+    { name: 'renewing elsewhere', state: { host: connected, status: dueStatus(), renewalElsewhere: true }, want: 'A renewal is running in another tab.' },
+    { name: 'selected card matches', state: { host: connected, status: dueStatus() }, page: { selectedSerial: 's1' }, want: null },
+    { name: 'no card selected', state: { host: connected, status: dueStatus() }, page: { selectedSerial: '' }, want: 'Select the user’s card on this page first.' },
+    { name: 'another card selected', state: { host: connected, status: dueStatus() }, page: { selectedSerial: 'S2' }, want: /not the card selected/ },
+  ];
+  for (const c of cases) {
+    const m = menuState(c.state, fmt, c.page);
+    assert.equal(m.enabled, c.want === null, c.name);
+    const got = text(m.reason);
+    if (c.want instanceof RegExp) assert.match(got, c.want, c.name);
+    else assert.equal(got, c.want, c.name);
+  }
+});
+
+test('stepMessage_cases', () => {
+  const cases = [
+    [null, false, 'Starting…'],
+    [{ name: 'login' }, false, 'Signing in to the card…'],
+    [{ name: 'login' }, true, 'Enter the passcode on the card reader’s keypad.'],
+    [{ name: 'generateKey', n: 1, of: 2 }, false, 'Making keys (1 of 2)…'],
+    [{ name: 'generateKey', n: 1, of: 1 }, false, 'Making keys…'],
+    [{ name: 'buildRequest', n: 2, of: 2 }, false, 'Preparing request 2 of 2…'],
+    [{ name: 'request', n: 2, of: 2 }, false, 'Requesting certificates (2 of 2)…'],
+    [{ name: 'verify' }, false, 'Checking the new certificates…'],
+    [{ name: 'install', n: 2, of: 2 }, false, 'Installing (2 of 2)…'],
+    [{ name: 'retireOld' }, false, 'Removing the old certificates…'],
+    [{ name: 'done' }, false, 'Checking the card…'],
+    [{ name: 'mystery' }, false, 'Starting…'],
+  ];
+  for (const [step, pinPad, want] of cases) assert.equal(text(stepMessage(step, pinPad)), want, JSON.stringify(step));
+});
+
+test('errorMessage_pinCases', () => {
+  const cases = [
+    [{ code: 'PIN_INCORRECT', triesLeft: 2 }, 'Wrong passcode. 2 tries left before the card locks.'],
+    [{ code: 'PIN_INCORRECT', triesLeft: 1 }, 'Wrong passcode. One try left: another wrong passcode locks the card.'],
+    [{ code: 'PIN_INCORRECT', pin: 'finalTry' }, 'Wrong passcode. One try left: another wrong passcode locks the card.'],
+    [{ code: 'PIN_INCORRECT' }, 'Wrong passcode.'],
+    [{ code: 'NOT_RENEWABLE', reason: 'EXPIRED' }, 'A certificate has expired: the user needs to see a Registration Authority (RA) in person.'],
+    [{ code: 'SERVICE_UNREACHABLE', reason: 'Failed to fetch' }, 'The renewal service could not be reached (Failed to fetch). Try again.'],
+    [{ code: 'NOT_A_CODE' }, t('errInternal')],
+    [null, t('errInternal')],
+  ];
+  for (const [error, want] of cases) assert.equal(text(errorMessage(error, fmt)), want, JSON.stringify(error));
+});
+
+test('checklist_marksDoneCurrentTodo', () => {
+  assert.deepEqual(checklist({ name: 'verify' }).map((g) => g.state), ['done', 'done', 'done', 'current', 'todo']);
+  assert.deepEqual(checklist(null).map((g) => g.state), ['todo', 'todo', 'todo', 'todo', 'todo']);
+});
