@@ -1,0 +1,179 @@
+// The real test bed for the browser tests: a private pcscd with two vpcd readers (cis-testbed
+// serve), SoftHSM tokens provisioned by the stand-in with certificates from its CA, the stand-in
+// dashboard itself, and the host's configuration binding readers to tokens.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+
+export const ROOT = path.resolve(import.meta.dirname, '../../..');
+export const BIN = process.env.CIS_BIN_DIR ?? path.join(ROOT, 'target/debug');
+export const READERS = ['Virtual PCD 00 00', 'Virtual PCD 00 01'];
+export const SPONSOR_READER = 0;
+export const MANAGED_READER = 1;
+export const USER_PIN = '123456';
+
+const binary = (name) => {
+  const file = path.join(BIN, name);
+  if (!existsSync(file)) throw new Error(`${file} is missing: run cargo build --workspace --bins first`);
+  return file;
+};
+
+/** A child process that prints JSON lines; `next()` reads the next one. */
+class LineChild {
+  constructor(command, args, options = {}) {
+    this.child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], ...options });
+    this.stderr = '';
+    this.child.stderr.on('data', (chunk) => { this.stderr = (this.stderr + chunk).slice(-20000); });
+    this.lines = [];
+    this.waiters = [];
+    readline.createInterface({ input: this.child.stdout }).on('line', (line) => {
+      const waiter = this.waiters.shift();
+      if (waiter) waiter(line); else this.lines.push(line);
+    });
+    this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  next(timeoutMs = 20000) {
+    if (this.lines.length) return Promise.resolve(JSON.parse(this.lines.shift()));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no line from ${this.child.spawnfile} in ${timeoutMs} ms; stderr: ${this.stderr}`)), timeoutMs);
+      this.waiters.push((line) => { clearTimeout(timer); resolve(JSON.parse(line)); });
+    });
+  }
+
+  send(line) {
+    this.child.stdin.write(`${line}\n`);
+  }
+
+  async stop(signal = 'SIGTERM') {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    await this.exited;
+  }
+}
+
+/** pcscd with two virtual readers in its own namespace. */
+export class Readers {
+  static async start(dir) {
+    const readers = new Readers();
+    readers.proc = new LineChild(binary('cis-testbed'), ['serve', '--state', dir]);
+    const ready = await readers.proc.next();
+    if (!ready.ready) throw new Error(`cis-testbed serve: ${JSON.stringify(ready)}`);
+    readers.socket = ready.socket;
+    return readers;
+  }
+
+  async command(line) {
+    this.proc.send(line);
+    const answer = await this.proc.next();
+    if (!answer.ok) throw new Error(`cis-testbed ${line}: ${answer.error}`);
+    return answer;
+  }
+
+  insert(reader) { return this.command(`insert ${reader}`); }
+  remove(reader) { return this.command(`remove ${reader}`); }
+
+  async stop() {
+    try { this.proc.send('quit'); } catch { /* already gone */ }
+    const timer = setTimeout(() => this.proc.child.kill('SIGTERM'), 5000);
+    await this.proc.exited;
+    clearTimeout(timer);
+  }
+}
+
+/** The stand-in CIS dashboard and EST CA. */
+export class Standin {
+  static async start(dataDir, { port = 0, validityDays } = {}) {
+    const standin = new Standin();
+    const args = ['serve', '--data', dataDir, '--port', String(port)];
+    if (validityDays) args.push('--validity-days', String(validityDays));
+    standin.proc = new LineChild(binary('cis-standin'), args, { env: { ...process.env, CIS_TESTBED_BIN: binary('cis-testbed') } });
+    standin.ready = await standin.proc.next();
+    standin.url = standin.ready.url;
+    standin.dataDir = dataDir;
+    return standin;
+  }
+
+  async admin(apiPath) {
+    const response = await fetch(`${this.url}${apiPath}`, { headers: { authorization: `Bearer ${this.ready.adminToken}` } });
+    if (!response.ok) throw new Error(`${apiPath}: ${response.status}`);
+    return response.json();
+  }
+
+  /** Makes a SoftHSM token for `user` with certificates from this CA, registered as their card. */
+  provision({ softhsmConf, label, user = 'alice', authDays = 45, signDays = 45 }) {
+    const out = execFileSync(binary('cis-standin'), [
+      'provision', '--data', this.dataDir, '--softhsm-conf', softhsmConf, '--label', label, '--user', user,
+      '--auth-days', String(authDays), '--sign-days', String(signDays),
+    ], { env: { ...process.env, CIS_TESTBED_BIN: binary('cis-testbed') } });
+    return JSON.parse(out.toString());
+  }
+
+  stop() { return this.proc.stop(); }
+}
+
+/** Everything one test needs, in one temp dir. */
+export class Bed {
+  static async start({ validityDays } = {}) {
+    const bed = new Bed();
+    bed.dir = mkdtempSync(path.join(tmpdir(), 'cis-renew-e2e-'));
+    bed.softhsmConf = execFileSync(binary('cis-testbed'), ['softhsm', 'new', '--dir', path.join(bed.dir, 'softhsm')]).toString().trim();
+    bed.readers = await Readers.start(path.join(bed.dir, 'pcscd'));
+    bed.standin = await Standin.start(path.join(bed.dir, 'standin'), { validityDays });
+    bed.slotMap = {};
+    bed.hostLog = path.join(bed.dir, 'host.log');
+    bed.hostConfig = path.join(bed.dir, 'host.json');
+    bed.writeHostConfig();
+    return bed;
+  }
+
+  /** Provisions a card for `user`, binds it to `reader` and inserts it. */
+  async card({ reader = MANAGED_READER, label, user = 'alice', authDays = 45, signDays = 45, insert = true }) {
+    const card = this.standin.provision({ softhsmConf: this.softhsmConf, label, user, authDays, signDays });
+    this.slotMap[READERS[reader]] = { tokenLabel: label };
+    this.writeHostConfig();
+    if (insert) await this.readers.insert(reader);
+    return card;
+  }
+
+  writeHostConfig() {
+    writeFileSync(this.hostConfig, JSON.stringify({
+      pkcs11Module: '/usr/lib/softhsm/libsofthsm2.so',
+      slotMap: this.slotMap,
+      logFile: this.hostLog,
+      logLevel: 'debug',
+    }, null, 2));
+  }
+
+  /** The environment the browser (and so the host it starts) runs with. */
+  hostEnv() {
+    return {
+      PCSCLITE_CSOCK_NAME: this.readers.socket,
+      SOFTHSM2_CONF: this.softhsmConf,
+      CIS_RENEW_CONFIG: this.hostConfig,
+    };
+  }
+
+  /** The host's own view of the card, through its CLI (same handlers as the protocol). */
+  hostStatus() {
+    const out = execFileSync(binary('cis-renew-host'), ['status', '--json'], { env: { ...process.env, ...this.hostEnv() } });
+    return JSON.parse(out.toString());
+  }
+
+  /** Objects on a token and whether each pair signs and verifies (cis-testbed inspect). */
+  inspect(label, pin = USER_PIN) {
+    const out = execFileSync(binary('cis-testbed'), ['inspect', '--softhsm-conf', this.softhsmConf, '--label', label, '--pin', pin]);
+    return JSON.parse(out.toString());
+  }
+
+  async stop() {
+    await Promise.allSettled([this.readers?.stop(), this.standin?.stop()]);
+    if (!process.env.CIS_E2E_KEEP) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export function ensureDir(dir) {
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}

@@ -1,0 +1,165 @@
+// Debian's Chromium, driven by playwright-core, with the real extension loaded unpacked, the
+// real host registered in the profile, and the extension's settings delivered the way IT does:
+// a Chromium policy file (3rdparty extension policy -> storage.managed).
+import { chromium } from 'playwright-core';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ROOT, BIN } from './bed.mjs';
+
+export const EXTENSION_DIR = path.join(ROOT, 'extension');
+export const EXTENSION_ID = 'kfambhddimdfpaookgghehjdgahadkji';
+export const HOST_NAME = 'uk.nhs.cis_renew';
+export const POLICY_DIR = '/etc/chromium/policies/managed';
+const POLICY_FILE = path.join(POLICY_DIR, 'cis-renew-e2e.json');
+
+/** Writes the machine policy that points the extension at the stand-in dashboard. */
+export function writePolicy(portalOrigin) {
+  mkdirSync(POLICY_DIR, { recursive: true });
+  writeFileSync(POLICY_FILE, JSON.stringify({
+    '3rdparty': { extensions: { [EXTENSION_ID]: { portalOrigins: [portalOrigin], renewalServiceUrl: portalOrigin } } },
+  }, null, 2));
+}
+
+export function removePolicy() {
+  rmSync(POLICY_FILE, { force: true });
+}
+
+/**
+ * Starts Chromium with the extension. `hostEnv` is passed to the browser, which passes it to the
+ * host it starts (readers socket, SoftHSM config, host config).
+ */
+export async function launch({ hostEnv, headless = !process.env.DISPLAY, hostPath = path.join(BIN, 'cis-renew-host') }) {
+  const userDataDir = mkdtempSync(path.join(tmpdir(), 'cis-renew-profile-'));
+  const manifestDir = path.join(userDataDir, 'NativeMessagingHosts');
+  mkdirSync(manifestDir, { recursive: true });
+  if (hostPath) {
+    writeFileSync(path.join(manifestDir, `${HOST_NAME}.json`), JSON.stringify({
+      name: HOST_NAME,
+      description: 'cis-renew native host (e2e)',
+      path: hostPath,
+      type: 'stdio',
+      allowed_origins: [`chrome-extension://${EXTENSION_ID}/`],
+    }));
+  }
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: '/usr/bin/chromium',
+    headless,
+    env: { ...process.env, ...hostEnv },
+    viewport: { width: 1200, height: 900 },
+    ignoreDefaultArgs: ['--disable-extensions'],
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync',
+      `--disable-extensions-except=${EXTENSION_DIR}`, `--load-extension=${EXTENSION_DIR}`,
+    ],
+  });
+  let worker = context.serviceWorkers().find((w) => w.url().startsWith(`chrome-extension://${EXTENSION_ID}/`));
+  if (!worker) worker = await context.waitForEvent('serviceworker', { timeout: 15000 });
+  return {
+    context,
+    worker,
+    userDataDir,
+    async close() {
+      await context.close();
+      if (!process.env.CIS_E2E_KEEP) rmSync(userDataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Signs in to the stand-in as a sponsor. */
+export async function signIn(page, baseUrl, { username = 'sponsor1', password = 'sponsor1-demo' } = {}) {
+  await page.goto(`${baseUrl}/signin`);
+  await page.fill('#username', username);
+  await page.fill('#password', password);
+  await page.click('#signin-button');
+  await page.waitForSelector('body[data-page="home"]');
+}
+
+/**
+ * The extension draws its dialogs inside closed shadow roots so the page cannot reach in.
+ * Tests reach them the way assistive technology does not need to: through the DevTools
+ * protocol, which can pierce closed roots, and then click with real (trusted) mouse events.
+ */
+export class ShadowProbe {
+  constructor(page) {
+    this.page = page;
+  }
+
+  async session() {
+    if (!this.cdp) this.cdp = await this.page.context().newCDPSession(this.page);
+    return this.cdp;
+  }
+
+  /** Node ids matching `selector` inside any shadow root (closed ones too). */
+  async query(selector) {
+    const cdp = await this.session();
+    const { root } = await cdp.send('DOM.getDocument', { depth: -1, pierce: true });
+    const roots = [];
+    const walk = (node) => {
+      if (node.shadowRoots) for (const shadow of node.shadowRoots) { roots.push(shadow); walk(shadow); }
+      for (const child of node.children ?? []) walk(child);
+    };
+    walk(root);
+    const found = [];
+    for (const shadow of roots) {
+      const { nodeIds } = await cdp.send('DOM.querySelectorAll', { nodeId: shadow.nodeId, selector });
+      found.push(...nodeIds);
+    }
+    return found;
+  }
+
+  /** Text of the first match, or null. */
+  async text(selector) {
+    const [nodeId] = await this.query(selector);
+    if (!nodeId) return null;
+    const cdp = await this.session();
+    const { outerHTML } = await cdp.send('DOM.getOuterHTML', { nodeId });
+    return outerHTML.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim();
+  }
+
+  /** Waits until `selector` matches inside a shadow root; returns the text. */
+  async waitFor(selector, { timeout = 20000, text } = {}) {
+    const deadline = Date.now() + timeout;
+    let last = null;
+    while (Date.now() < deadline) {
+      last = await this.text(selector);
+      if (last !== null && (!text || (text instanceof RegExp ? text.test(last) : last.includes(text)))) return last;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`shadow ${selector}${text ? ` with ${text}` : ''} not found in ${timeout} ms (last: ${last})`);
+  }
+
+  /** Clicks the first match with a real mouse click at its centre. */
+  async click(selector) {
+    const [nodeId] = await this.query(selector);
+    if (!nodeId) throw new Error(`shadow ${selector} not found`);
+    const cdp = await this.session();
+    await cdp.send('DOM.scrollIntoViewIfNeeded', { nodeId });
+    const { model } = await cdp.send('DOM.getBoxModel', { nodeId });
+    const [x1, y1, x2, , , y3] = model.content;
+    await this.page.mouse.click((x1 + x2) / 2, (y1 + y3) / 2);
+  }
+}
+
+/** Screenshots into one folder per test run, numbered in order. */
+export class Shots {
+  constructor(dir) {
+    this.dir = dir;
+    this.n = 0;
+    mkdirSync(dir, { recursive: true });
+  }
+
+  async take(page, name) {
+    this.n += 1;
+    const file = path.join(this.dir, `${String(this.n).padStart(2, '0')}-${name}.png`);
+    await page.screenshot({ path: file, fullPage: true });
+    return file;
+  }
+}
+
+export function screenshotsDir(name) {
+  return path.join(ROOT, 'test-output', 'screenshots', name);
+}
+
+export { existsSync };

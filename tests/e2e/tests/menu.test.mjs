@@ -1,0 +1,76 @@
+// The menu path: a due card makes Renew Certificate appear, enabled, in Select Service; a card
+// that is not due shows it disabled with its reason.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Bed, SPONSOR_READER } from '../lib/bed.mjs';
+import { launch, writePolicy, removePolicy, signIn, Shots, screenshotsDir } from '../lib/browser.mjs';
+
+async function openServiceMenu(page, url, serial) {
+  await page.click('#manage-smartcard');
+  await page.waitForSelector('body[data-page="manage-smartcard"]');
+  await page.fill('#card-serial', serial);
+  await page.click('#card-lookup-button');
+  await page.waitForSelector(`#smartcard-details[data-card-serial="${serial}"]`);
+  await page.click(`button.card-select-button[data-card-serial="${serial}"]`);
+  await page.waitForSelector(`#selected-card[data-card-serial="${serial}"]`);
+  await page.click('#select-service');
+  await page.waitForSelector('#service-menu:not([hidden])');
+}
+
+test('menu: a due card gets an enabled Renew Certificate item', async () => {
+  const bed = await Bed.start();
+  const shots = new Shots(screenshotsDir('menu-due'));
+  let browser;
+  try {
+    await bed.card({ reader: SPONSOR_READER, label: 'Sponsor card', user: 'bob', authDays: 500, signDays: 500 });
+    const card = await bed.card({ label: 'Alice card', user: 'alice', authDays: 45, signDays: 45 });
+    writePolicy(bed.standin.url);
+    browser = await launch({ hostEnv: bed.hostEnv() });
+    const page = await browser.context.newPage();
+    await signIn(page, bed.standin.url);
+    await openServiceMenu(page, bed.standin.url, card.tokenSerial);
+    const item = page.locator('#service-menu [data-cis-renew="menu-item"]');
+    await item.waitFor({ timeout: 15000 });
+    await page.waitForFunction(() => {
+      const el = document.querySelector('#service-menu [data-cis-renew="menu-item"]');
+      return el && el.getAttribute('aria-disabled') !== 'true';
+    }, null, { timeout: 15000 });
+    assert.match(await item.innerText(), /Renew Certificate/);
+    assert.equal(await item.getAttribute('role'), 'menuitem');
+    await shots.take(page, 'menu-with-renew-enabled');
+  } finally {
+    await browser?.close();
+    removePolicy();
+    await bed.stop();
+  }
+});
+
+test('menu: a card not yet due shows Renew Certificate disabled with the date', async () => {
+  const bed = await Bed.start();
+  const shots = new Shots(screenshotsDir('menu-not-due'));
+  let browser;
+  try {
+    const card = await bed.card({ label: 'Carol card', user: 'carol', authDays: 400, signDays: 400 });
+    writePolicy(bed.standin.url);
+    browser = await launch({ hostEnv: bed.hostEnv() });
+    const page = await browser.context.newPage();
+    await signIn(page, bed.standin.url);
+    await openServiceMenu(page, bed.standin.url, card.tokenSerial);
+    const item = page.locator('#service-menu [data-cis-renew="menu-item"]');
+    await item.waitFor({ timeout: 15000 });
+    await page.waitForFunction(() => {
+      const el = document.querySelector('#service-menu [data-cis-renew="menu-item"]');
+      return el && el.getAttribute('aria-disabled') === 'true' && /not due|until/i.test(el.getAttribute('title') ?? '');
+    }, null, { timeout: 15000 });
+    const status = bed.hostStatus();
+    const from = status.card.renewableFrom.slice(0, 10);
+    const title = await item.getAttribute('title');
+    assert.ok(title.includes(new Date(from).getFullYear().toString()), `${title} should name the date ${from}`);
+    await item.focus();
+    await shots.take(page, 'menu-with-renew-disabled');
+  } finally {
+    await browser?.close();
+    removePolicy();
+    await bed.stop();
+  }
+});
