@@ -66,6 +66,12 @@ test('hub_firstTab_connectsWatchesAndPushesStatus', async () => {
   // a readers event asks for status again
   s.host.event('watch', { event: 'readers', readers: [] });
   assert.equal(s.host.commands().filter((c) => c === 'status').length, 2);
+  // PC/SC going away shows as the status error
+  s.host.event('watch', { event: 'error', error: { code: 'PCSC_UNAVAILABLE', message: 'gone' } });
+  assert.equal(a.states().at(-1).statusError.code, 'PCSC_UNAVAILABLE');
+  assert.equal(a.states().at(-1).status, null);
+  s.host.event('watch', { event: 'card', error: { code: 'TOKEN_ERROR', message: 'C_Login', pkcs11: 'x' } });
+  assert.equal(a.states().at(-1).statusError.code, 'TOKEN_ERROR');
 });
 
 test('hub_lastTabGone_unwatchesAndReleasesTheHostAfterAWhile', () => {

@@ -44,6 +44,7 @@ export default {
   errCertificateInvalid: ['The renewal service returned certificates that failed the checks. The card was not changed; contact the service desk.'],
   errUnknownRenewal: ['The renewal was interrupted. Try again.'],
   errBusy: ['The card is busy with another renewal. Wait for it to finish.'],
+  errResponseTooLarge: ['The renewal helper’s answer was too large. Ask IT to update the extension and the helper.'],
   errInternal: ['Something went wrong in the renewal helper. The card still holds a working pair of certificates; try again.'],
   errHostMissing: ['The cis-renew helper is not installed on this computer. Ask IT to install it: the cis-renew host package (MSI on Windows) registers it with the browser.'],
   errHostTooOld: ['The cis-renew helper on this computer is too old for this extension. Ask IT to update it.'],

@@ -13,7 +13,7 @@ import '../shared/errors.js';
 import { TO_CONTENT } from '../shared/messages.js';
 import { STATE } from './native.js';
 
-const { CisError } = globalThis.cisRenew.errors;
+const { CisError, fromWire } = globalThis.cisRenew.errors;
 
 /** How long the host stays connected after the last dashboard tab went away. */
 export const IDLE_DISCONNECT_MS = 30_000;
@@ -118,8 +118,13 @@ export class Hub {
     this.broadcast();
   }
 
+  /**
+   * Events under the `watch` id (docs/protocol.md): `card` {status} or {error}, `readers`
+   * {readers} (asks for the status again), `error` {error} (PC/SC went away).
+   */
   _onWatchEvent(ev) {
     if (ev.event === 'card' && ev.status && typeof ev.status === 'object') this._setStatus(ev.status, null);
+    else if ((ev.event === 'card' || ev.event === 'error') && ev.error && typeof ev.error === 'object') this._setStatus(null, fromWire(ev.error));
     else if (ev.event === 'readers' || ev.event === 'card') this.refresh();
   }
 

@@ -1,6 +1,6 @@
 /**
- * The one list of error codes the extension knows: the host's wire codes (issues 2 and 3) and
- * the extension's own. Each code has the `_locales` message key shown to the user.
+ * The one list of error codes the extension knows: the host's wire codes (docs/protocol.md,
+ * issues 2 and 3) and the extension's own. Each code has the `_locales` message key shown to the user.
  *
  * Written as a classic script that hangs its API on `globalThis.cisRenew.errors`, because
  * MV3 content scripts cannot be ES modules; the worker and the tests load it with a bare
@@ -31,6 +31,7 @@
     CERTIFICATE_INVALID: { key: 'errCertificateInvalid', source: 'host', retry: false },
     UNKNOWN_RENEWAL: { key: 'errUnknownRenewal', source: 'host', retry: true },
     BUSY: { key: 'errBusy', source: 'host', retry: true },
+    RESPONSE_TOO_LARGE: { key: 'errResponseTooLarge', source: 'host', retry: false },
     INTERNAL_ERROR: { key: 'errInternal', source: 'host', retry: true },
     // The extension's own.
     HOST_MISSING: { key: 'errHostMissing', source: 'extension', retry: false },
@@ -67,7 +68,7 @@
     /** Plain data for messages between extension contexts (no stack, no prototype). */
     toJSON() {
       const out = { code: this.code, message: this.message };
-      for (const k of ['triesLeft', 'pin', 'reason', 'status']) {
+      for (const k of ['triesLeft', 'pin', 'reason', 'status', 'min', 'max']) {
         if (this.extra[k] !== undefined) out[k] = this.extra[k];
       }
       return out;
