@@ -102,10 +102,10 @@ export class Standin {
   }
 
   /** Makes a SoftHSM token for `user` with certificates from this CA, registered as their card. */
-  provision({ softhsmConf, label, user = 'alice', authDays = 45, signDays = 45 }) {
+  provision({ softhsmConf, label, user = 'alice', authDays = 45, signDays = 45, pin = USER_PIN }) {
     const out = execFileSync(binary('cis-standin'), [
       'provision', '--data', this.dataDir, '--softhsm-conf', softhsmConf, '--label', label, '--user', user,
-      '--auth-days', String(authDays), '--sign-days', String(signDays),
+      '--auth-days', String(authDays), '--sign-days', String(signDays), '--pin', pin,
     ], { env: { ...process.env, CIS_TESTBED_BIN: binary('cis-testbed') } });
     return JSON.parse(out.toString());
   }
@@ -129,8 +129,8 @@ export class Bed {
   }
 
   /** Provisions a card for `user`, binds it to `reader` and inserts it. */
-  async card({ reader = MANAGED_READER, label, user = 'alice', authDays = 45, signDays = 45, insert = true }) {
-    const card = this.standin.provision({ softhsmConf: this.softhsmConf, label, user, authDays, signDays });
+  async card({ reader = MANAGED_READER, label, user = 'alice', authDays = 45, signDays = 45, pin = USER_PIN, insert = true }) {
+    const card = this.standin.provision({ softhsmConf: this.softhsmConf, label, user, authDays, signDays, pin });
     this.slotMap[READERS[reader]] = { tokenLabel: label };
     this.writeHostConfig();
     if (insert) await this.readers.insert(reader);

@@ -4,18 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Bed, SPONSOR_READER } from '../lib/bed.mjs';
 import { launch, writePolicy, removePolicy, signIn, Shots, screenshotsDir } from '../lib/browser.mjs';
-
-async function openServiceMenu(page, url, serial) {
-  await page.click('#manage-smartcard');
-  await page.waitForSelector('body[data-page="manage-smartcard"]');
-  await page.fill('#card-serial', serial);
-  await page.click('#card-lookup-button');
-  await page.waitForSelector(`#smartcard-details[data-card-serial="${serial}"]`);
-  await page.click(`button.card-select-button[data-card-serial="${serial}"]`);
-  await page.waitForSelector(`#selected-card[data-card-serial="${serial}"]`);
-  await page.click('#select-service');
-  await page.waitForSelector('#service-menu:not([hidden])');
-}
+import { openServiceMenu } from '../lib/flow.mjs';
 
 test('menu: a due card gets an enabled Renew Certificate item', async () => {
   const bed = await Bed.start();
@@ -28,7 +17,7 @@ test('menu: a due card gets an enabled Renew Certificate item', async () => {
     browser = await launch({ hostEnv: bed.hostEnv() });
     const page = await browser.context.newPage();
     await signIn(page, bed.standin.url);
-    await openServiceMenu(page, bed.standin.url, card.tokenSerial);
+    await openServiceMenu(page, card.tokenSerial);
     const item = page.locator('#service-menu [data-cis-renew="menu-item"]');
     await item.waitFor({ timeout: 15000 });
     await page.waitForFunction(() => {
@@ -55,7 +44,7 @@ test('menu: a card not yet due shows Renew Certificate disabled with the date', 
     browser = await launch({ hostEnv: bed.hostEnv() });
     const page = await browser.context.newPage();
     await signIn(page, bed.standin.url);
-    await openServiceMenu(page, bed.standin.url, card.tokenSerial);
+    await openServiceMenu(page, card.tokenSerial);
     const item = page.locator('#service-menu [data-cis-renew="menu-item"]');
     await item.waitFor({ timeout: 15000 });
     await page.waitForFunction(() => {

@@ -1,0 +1,165 @@
+// The whole renewal in a real browser: sign in, Manage Smartcard, select the card, Select
+// Service, Renew Certificate, Continue, passcode, done; then the card itself is checked.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { Bed, SPONSOR_READER, MANAGED_READER } from '../lib/bed.mjs';
+import { launch, writePolicy, removePolicy, signIn, Shots, screenshotsDir } from '../lib/browser.mjs';
+import { openServiceMenu, chooseRenew, continueToPasscode, typePasscode, dialogText } from '../lib/flow.mjs';
+
+// A passcode no log line, serial or timestamp could contain by chance.
+const PASSCODE = 'Zq7vK29x';
+const VALIDITY_DAYS = 730;
+
+/** Records everything the passcode could leak through. */
+function recordLeaks(context) {
+  const seen = { requests: [], console: [] };
+  context.on('request', (request) => {
+    seen.requests.push(`${request.method()} ${request.url()}\n${JSON.stringify(request.headers())}\n${request.postData() ?? ''}`);
+  });
+  context.on('page', (page) => page.on('console', (message) => seen.console.push(message.text())));
+  return seen;
+}
+
+async function setUp(name, { authDays = 45, signDays = 45 } = {}) {
+  const bed = await Bed.start({ validityDays: VALIDITY_DAYS });
+  await bed.card({ reader: SPONSOR_READER, label: 'Sponsor card', user: 'bob', authDays: 500, signDays: 500 });
+  const card = await bed.card({ reader: MANAGED_READER, label: 'Alice card', user: 'alice', authDays, signDays, pin: PASSCODE });
+  writePolicy(bed.standin.url);
+  const browser = await launch({ hostEnv: bed.hostEnv() });
+  const leaks = recordLeaks(browser.context);
+  const page = await browser.context.newPage();
+  page.on('console', (message) => leaks.console.push(message.text()));
+  const shots = new Shots(screenshotsDir(name));
+  await signIn(page, bed.standin.url);
+  await shots.take(page, 'signed-in');
+  await openServiceMenu(page, card.tokenSerial);
+  await shots.take(page, 'select-service');
+  return { bed, browser, page, card, shots, leaks };
+}
+
+async function tearDown({ bed, browser }) {
+  await browser?.close();
+  removePolicy();
+  await bed.stop();
+}
+
+/** The card holds exactly one working pair per role, issued by the stand-in after `since`. */
+function assertRenewedCard(bed, oldSerials, since) {
+  const status = bed.hostStatus();
+  const certificates = status.card.certificates;
+  assert.deepEqual(certificates.map((c) => c.role), ['authentication', 'signing']);
+  for (const certificate of certificates) {
+    assert.ok(!oldSerials.includes(certificate.serial.toLowerCase()), `${certificate.serial} is an old certificate`);
+    assert.match(certificate.issuer, /CN=/);
+    const days = (Date.parse(certificate.notAfter) - since) / 86400000;
+    assert.ok(days > VALIDITY_DAYS - 1 && days <= VALIDITY_DAYS + 1, `valid for ${days} days`);
+  }
+  assert.equal(status.card.renewable, false);
+  assert.equal(status.card.reason, 'NOT_DUE');
+  const contents = bed.inspect('Alice card', PASSCODE);
+  assert.equal(contents.pairs.length, 2, JSON.stringify(contents.pairs));
+  assert.ok(contents.pairs.every((pair) => pair.signsAndVerifies), JSON.stringify(contents.pairs));
+  const keys = contents.objects.filter((o) => o.class === 'privateKey');
+  assert.equal(keys.length, 2);
+  assert.ok(keys.every((k) => k.sensitive && !k.extractable && k.neverExtractable), JSON.stringify(keys));
+  return certificates;
+}
+
+function oldSerialsOf(card) {
+  return card.certificates.map((c) => c.serial.toLowerCase());
+}
+
+test('renewal: the whole flow renews both certificates on the card', async () => {
+  const run = await setUp('renewal-happy-path');
+  const { bed, page, card, shots, leaks } = run;
+  try {
+    const started = Date.now();
+    await chooseRenew(page);
+    const { probe, pinWindow, confirmation } = await continueToPasscode(page);
+    assert.match(confirmation ?? '', /Continue/);
+    await shots.take(page, 'confirmation-and-passcode-window');
+    await shots.take(pinWindow, 'passcode-window');
+    await typePasscode(pinWindow, PASSCODE);
+    await probe.waitFor('dialog', { text: /renewed|new certificates|done/i, timeout: 60000 });
+    await shots.take(page, 'done');
+    const text = await dialogText(probe);
+
+    const certificates = assertRenewedCard(bed, oldSerialsOf(card), started);
+    const newExpiry = new Date(certificates[0].notAfter);
+    assert.ok(text.includes(String(newExpiry.getUTCFullYear())), `done dialog should show the new expiry: ${text}`);
+
+    const issued = await bed.standin.admin('/admin/api/issued');
+    assert.equal(issued.length, 2);
+    const issuedSerials = issued.map((c) => c.serial.toLowerCase()).sort();
+    assert.deepEqual(certificates.map((c) => c.serial.toLowerCase()).sort(), issuedSerials);
+
+    // The passcode went to the card and nowhere else.
+    const pageHtml = await page.content();
+    assert.ok(!pageHtml.includes(PASSCODE), 'passcode in the page DOM');
+    const pierced = await probe.text('*');
+    assert.ok(!(pierced ?? '').includes(PASSCODE), 'passcode in the extension dialog');
+    assert.ok(!leaks.requests.some((r) => r.includes(PASSCODE)), 'passcode in a network request');
+    assert.ok(!leaks.console.some((line) => line.includes(PASSCODE)), 'passcode in the console');
+    assert.ok(!readFileSync(bed.hostLog, 'utf8').includes(PASSCODE), 'passcode in the host log');
+    assert.ok(!bed.standin.proc.stderr.includes(PASSCODE), 'passcode in the stand-in log');
+    assert.ok(leaks.requests.filter((r) => r.includes('simplereenroll')).length === 2, 'one EST request per role');
+  } finally {
+    await tearDown(run);
+  }
+});
+
+test('renewal: a wrong passcode says how many tries are left, then the right one works', async () => {
+  const run = await setUp('renewal-wrong-passcode');
+  const { bed, page, card, shots } = run;
+  try {
+    const started = Date.now();
+    await chooseRenew(page);
+    const { probe, pinWindow } = await continueToPasscode(page);
+    await typePasscode(pinWindow, '00000000');
+    const error = pinWindow.locator('#error');
+    await error.waitFor({ state: 'visible', timeout: 20000 });
+    assert.match(await error.innerText(), /passcode/i);
+    await shots.take(pinWindow, 'wrong-passcode');
+    await pinWindow.waitForSelector('#pin:not([disabled])');
+    await typePasscode(pinWindow, PASSCODE);
+    await probe.waitFor('dialog', { text: /renewed|new certificates|done/i, timeout: 60000 });
+    await shots.take(page, 'done-after-retry');
+    assertRenewedCard(bed, oldSerialsOf(card), started);
+  } finally {
+    await tearDown(run);
+  }
+});
+
+test('renewal: the card pulled while the CA answers leaves a working pair and a clear message', async () => {
+  const run = await setUp('renewal-card-removed');
+  const { bed, page, card, shots } = run;
+  try {
+    // Hold the first EST answer until the card is out of the reader.
+    let removed = false;
+    await page.context().route('**/simplereenroll', async (route) => {
+      if (!removed) {
+        removed = true;
+        await bed.readers.remove(MANAGED_READER);
+      }
+      await route.continue();
+    });
+    await chooseRenew(page);
+    const { probe, pinWindow } = await continueToPasscode(page);
+    await typePasscode(pinWindow, PASSCODE);
+    const text = await probe.waitFor('dialog', { text: /removed|reinsert|put it back/i, timeout: 60000 });
+    assert.match(text, /card/i);
+    await shots.take(page, 'card-removed-message');
+
+    // Old pair intact and working; the card is still due, so the sponsor can simply retry.
+    await bed.readers.insert(MANAGED_READER);
+    const status = bed.hostStatus();
+    assert.deepEqual(status.card.certificates.map((c) => c.serial.toLowerCase()).sort(), oldSerialsOf(card).sort());
+    assert.equal(status.card.renewable, true);
+    const contents = bed.inspect('Alice card', PASSCODE);
+    const working = contents.pairs.filter((p) => p.signsAndVerifies);
+    assert.ok(working.length >= 2, JSON.stringify(contents.pairs));
+  } finally {
+    await tearDown(run);
+  }
+});
