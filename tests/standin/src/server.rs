@@ -82,10 +82,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         Some(t) => t,
         None => random_token().map_err(|e| e.to_string())?,
     };
-    if opts.tls {
-        crate::tls::check_supported(&ca, &opts.data)?;
-    }
-    let tls: Option<()> = None;
+    let tls = if opts.tls { Some(crate::tls::acceptor(&ca, &opts.data)?) } else { None };
     let ca_cert = ca.cert_pem_path();
     let app = Arc::new(App {
         store,
@@ -107,6 +104,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         "url": url,
         "port": port,
         "tls": tls.is_some(),
+        "tlsCert": tls.as_ref().map(|(_, pem)| pem.display().to_string()),
         "data": opts.data.display().to_string(),
         "caCert": ca_cert.display().to_string(),
         "estBase": format!("{url}/.well-known/est"),
@@ -121,7 +119,14 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         out.flush().map_err(|e| e.to_string())?;
     }
     let routes = router(app);
-    axum::serve(listener, routes).with_graceful_shutdown(shutdown()).await.map_err(|e| e.to_string())
+    match tls {
+        Some((acceptor, _)) => {
+            let listener = crate::tls::TlsListener::start(listener, acceptor).map_err(|e| e.to_string())?;
+            axum::serve(listener, routes).with_graceful_shutdown(shutdown()).await
+        }
+        None => axum::serve(listener, routes).with_graceful_shutdown(shutdown()).await,
+    }
+    .map_err(|e| e.to_string())
 }
 
 async fn shutdown() {

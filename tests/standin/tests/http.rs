@@ -18,3 +18,5 @@ mod pages;
 mod provision;
 #[path = "http/session.rs"]
 mod session;
+#[path = "http/tls.rs"]
+mod tls;
