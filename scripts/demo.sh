@@ -1,21 +1,14 @@
 #!/usr/bin/env bash
-# The demo: sets everything up on a fresh machine, starts the test bed (a private pcscd with two
-# virtual readers, the sponsor's card in reader 1 and a user's card due for renewal in reader 2,
-# both SoftHSM tokens with certificates from a test CA), and shows the card status as the host
-# reports it. Needs root. Everything it makes lives in one temp dir, removed at the end.
+# The demo: sets everything up on a fresh machine (apt, cargo, npm), starts the test bed (a
+# private pcscd with two virtual readers, the sponsor's card in reader 1 and a user's card due in
+# 45 days in reader 2, SoftHSM tokens with certificates from the stand-in's CA), starts the
+# stand-in CIS dashboard, and drives the whole renewal in Chromium with the real extension and
+# host, printing each step and the certificates before and after. Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$(pwd)
-
 bash scripts/install-deps.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 echo "demo: building"
-cargo build -p cis-renew-host -p cis-renew-testbed --bins --locked -q
-BIN="$ROOT/target/debug"
-. scripts/lib/bed.sh
-
-echo "demo: starting the test bed: two virtual readers, the sponsor's card in reader 1, a user's card due in reader 2"
-bed_start 45
-echo "demo: the host's view of the cards"
-echo
-"$BIN/cis-renew-host" status
+cargo build --workspace --bins --locked -q
+cd tests/e2e
+exec node demo.mjs

@@ -1,0 +1,64 @@
+// The demo: the whole renewal as a sponsor does it, in Chromium (a window when a display exists,
+// headless otherwise), against the stand-in dashboard, with the user's card due in 45 days in the
+// second reader and the sponsor's card in the first. Prints each step and the card before and
+// after; saves screenshots to test-output/screenshots/demo.
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { Bed, BIN, SPONSOR_READER, MANAGED_READER } from './lib/bed.mjs';
+import { launch, writePolicy, removePolicy, signIn, Shots, screenshotsDir } from './lib/browser.mjs';
+import { openServiceMenu, chooseRenew, continueToPasscode, typePasscode, dialogText } from './lib/flow.mjs';
+
+const PASSCODE = '123456';
+const say = (text) => console.log(`demo: ${text}`);
+
+function cardTable(bed) {
+  return execFileSync(path.join(BIN, 'cis-renew-host'), ['status'], { env: { ...process.env, ...bed.hostEnv() } }).toString();
+}
+
+async function main() {
+  say('starting the test bed: a private pcscd with two virtual readers, SoftHSM cards, the stand-in CIS dashboard + EST CA');
+  const bed = await Bed.start();
+  let browser;
+  try {
+    await bed.card({ reader: SPONSOR_READER, label: 'Sponsor card', user: 'bob', authDays: 500, signDays: 500 });
+    const card = await bed.card({ reader: MANAGED_READER, label: 'Alice card', user: 'alice', authDays: 45, signDays: 45, pin: PASSCODE });
+    say(`stand-in dashboard at ${bed.standin.url}; the user's card (serial ${card.tokenSerial}) is in the second reader`);
+    console.log(`\nBefore:\n${cardTable(bed)}`);
+
+    writePolicy(bed.standin.url);
+    say(`launching Chromium ${process.env.DISPLAY ? 'in a window' : 'headless'} with the cis-renew extension; IT policy points it at the dashboard`);
+    browser = await launch({ hostEnv: bed.hostEnv() });
+    const page = await browser.context.newPage();
+    const shots = new Shots(screenshotsDir('demo'));
+
+    say('sponsor signs in');
+    await signIn(page, bed.standin.url);
+    await shots.take(page, 'signed-in');
+    say('Manage Smartcard -> Smartcard Details -> select the card -> Select Service');
+    await openServiceMenu(page, card.tokenSerial);
+    await shots.take(page, 'select-service-menu');
+    say('Renew Certificate (added by the extension, enabled because the card is due)');
+    await chooseRenew(page);
+    say('confirmation shows the certificates -> Continue');
+    const { probe, pinWindow } = await continueToPasscode(page);
+    await shots.take(page, 'confirmation');
+    say('the user types their passcode into the extension\'s own window (the page never sees it)');
+    await shots.take(pinWindow, 'passcode-window');
+    await typePasscode(pinWindow, PASSCODE);
+    say('new keys are made on the card, requests go to the CA, certificates are installed...');
+    await probe.waitFor('dialog', { text: /renewed|new certificates|done/i, timeout: 90000 });
+    await shots.take(page, 'done');
+    say(`done: ${await dialogText(probe)}`);
+    console.log(`\nAfter:\n${cardTable(bed)}`);
+    say(`screenshots in ${shots.dir}`);
+  } finally {
+    await browser?.close();
+    removePolicy();
+    await bed.stop();
+  }
+}
+
+main().catch((error) => {
+  console.error(`demo failed: ${error.stack ?? error}`);
+  process.exit(1);
+});
