@@ -48,6 +48,10 @@ test('simpleReenroll_answers_mapToCodes', async () => {
   const cases = [
     { status: 400, type: 'text/plain', body: 'subject does not match the selected card\n', code: 'SERVICE_REFUSED', reason: 'subject does not match the selected card' },
     { status: 403, type: 'application/json', body: '{"reason":"sponsor may not renew this user"}', code: 'SERVICE_REFUSED', reason: 'sponsor may not renew this user' },
+    // the stand-in's refusals: the sentence, not the code
+    { status: 422, type: 'application/json', body: '{"error":"not-due","message":"The certificate expires on 1 May 2027; renewal opens on 31 January 2027."}', code: 'SERVICE_REFUSED', reason: 'The certificate expires on 1 May 2027; renewal opens on 31 January 2027.' },
+    { status: 409, type: 'application/json', body: '{"error":"already-renewed"}', code: 'SERVICE_REFUSED', reason: 'already-renewed' },
+    { status: 413, type: 'text/html', body: '', statusText: 'Payload Too Large', code: 'SERVICE_REFUSED', reason: '413 Payload Too Large' },
     { status: 401, type: 'text/html', body: '<h1>Sign in</h1>', statusText: 'Unauthorized', code: 'SERVICE_REFUSED', reason: '401 Unauthorized' },
     { status: 503, type: 'text/plain', body: 'CA offline', code: 'SERVICE_UNREACHABLE', reason: 'CA offline' },
     { status: 202, type: 'text/plain', body: '', code: 'SERVICE_REFUSED', reason: 'waiting for approval; try again later' },

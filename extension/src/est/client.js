@@ -48,7 +48,10 @@
     return ct.split(';')[0].trim().toLowerCase();
   }
 
-  /** The service's reason: JSON {reason|error|message|detail}, plain text, or the status text. */
+  /**
+   * The service's reason: the sentence from a JSON refusal (`{"error": CODE, "message": ...}`
+   * as the stand-in answers, or problem+json `detail`), plain text, or the status text.
+   */
   async function reasonOf(response) {
     let body = '';
     try {
@@ -60,7 +63,7 @@
     if (type === 'application/json' || type === 'application/problem+json') {
       try {
         const j = JSON.parse(body);
-        for (const k of ['reason', 'detail', 'error', 'message', 'title']) {
+        for (const k of ['message', 'reason', 'detail', 'title', 'error']) {
           if (j && typeof j[k] === 'string' && j[k].trim()) return cleanReason(j[k]);
         }
       } catch {
