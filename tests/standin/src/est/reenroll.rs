@@ -181,3 +181,156 @@ fn find_current(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The rules, driven directly with CSRs built by `x509-cert`'s
+    //! `RequestBuilder` (the library the host uses), and a clock we choose.
+
+    use std::str::FromStr;
+
+    use der::{Decode, Encode};
+    use p384::ecdsa::{DerSignature, SigningKey};
+    use p384::elliptic_curve::Generate;
+    use x509_cert::builder::{Builder, RequestBuilder};
+    use x509_cert::name::Name;
+
+    use super::*;
+    use crate::app::Policy;
+    use crate::store::{Store, User};
+    use crate::web::session::Sessions;
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        app: App,
+        session: Session,
+        user: User,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("db.sqlite3")).expect("store");
+        let ca = ca::open(&dir.path().join("ca")).expect("ca");
+        let sessions = Sessions::default();
+        let session = sessions.create(1, "sponsor1", "Sam Sponsor").expect("session");
+        let user = store.user_by_handle_or_uuid("alice").expect("query").expect("alice");
+        let app = App {
+            store,
+            ca,
+            sessions,
+            policy: Policy::default(),
+            admin_token: "t".into(),
+            secure_cookies: false,
+            cacerts_b64: String::new(),
+        };
+        Fixture { _dir: dir, app, session, user }
+    }
+
+    fn point(key: &SigningKey) -> Vec<u8> {
+        key.verifying_key().to_sec1_point(false).as_bytes().to_vec()
+    }
+
+    fn subject_der(f: &Fixture) -> Vec<u8> {
+        Name::from_str(&f.user.subject).and_then(|n| n.to_der()).expect("subject")
+    }
+
+    /// Registers card `serial` whose `role` certificate is for `key` and
+    /// expires `days` after `now`; returns nothing (the store has it).
+    fn card_with(f: &Fixture, serial: &str, role: Role, key: &SigningKey, now: i64, days: i64) {
+        let (not_before, not_after) = crate::enrol::validity_for(now, days);
+        let der = ca::issue(
+            &f.app.ca,
+            &IssueRequest {
+                subject_der: subject_der(f),
+                public_key_sec1: point(key),
+                role,
+                not_before,
+                not_after,
+            },
+        )
+        .expect("issue");
+        crate::enrol::register_certificates(&f.app.store, &f.app.ca, &f.user, serial, "L", &[der])
+            .expect("register");
+    }
+
+    fn csr(f: &Fixture, key: &SigningKey, role: Option<Role>) -> Vec<u8> {
+        let name = Name::from_der(&subject_der(f)).expect("name");
+        let mut b = RequestBuilder::new(name).expect("builder");
+        if let Some(r) = role {
+            b.add_extension(&r.key_usage()).expect("key usage");
+        }
+        b.build::<_, DerSignature>(key).expect("csr").to_der().expect("der")
+    }
+
+    fn run(f: &Fixture, der: &[u8], now: i64) -> Result<Issued, Refusal> {
+        reenroll(&f.app, &f.session, der, None, now, &mut NewAudit::default())
+    }
+
+    #[test]
+    fn reenroll_issues_for_a_due_certificate_from_a_rust_built_csr() {
+        let f = fixture();
+        let now = clock::now();
+        card_with(&f, "C1", Role::Authentication, &SigningKey::generate(), now, 45);
+        let new_key = SigningKey::generate();
+        let issued = run(&f, &csr(&f, &new_key, Some(Role::Authentication)), now).expect("issued");
+        let info = CertInfo::parse(&issued.der).expect("cert");
+        assert_eq!(info.public_key_sec1, point(&new_key));
+        assert_eq!(info.subject_der, subject_der(&f));
+        assert_eq!(info.role, Some(Role::Authentication));
+        assert_eq!(info.not_after, now + 730 * DAY);
+        assert!(!issued.repeated);
+    }
+
+    #[test]
+    fn reenroll_refuses_the_current_key() {
+        let f = fixture();
+        let now = clock::now();
+        let old = SigningKey::generate();
+        card_with(&f, "C2", Role::Signing, &old, now, 45);
+        let r = run(&f, &csr(&f, &old, Some(Role::Signing)), now).expect_err("refused");
+        assert_eq!((r.status, r.code), (StatusCode::UNPROCESSABLE_ENTITY, "key-reused"));
+    }
+
+    #[test]
+    fn reenroll_window_edges() {
+        let f = fixture();
+        let now = clock::now();
+        card_with(&f, "C3", Role::Authentication, &SigningKey::generate(), now, 90);
+        let der = csr(&f, &SigningKey::generate(), Some(Role::Authentication));
+        // One second before the window opens: not due; at expiry: expired; inside: issued.
+        let opens = now; // 90 days before notAfter
+        assert_eq!(run(&f, &der, opens - 1).expect_err("early").code, "not-due");
+        assert_eq!(run(&f, &der, now + 90 * DAY).expect_err("late").code, "expired");
+        assert!(run(&f, &der, opens).is_ok(), "the window's first second is inside");
+    }
+
+    #[test]
+    fn reenroll_role_rules() {
+        let f = fixture();
+        let now = clock::now();
+        card_with(&f, "C4", Role::Authentication, &SigningKey::generate(), now, 45);
+        let key = SigningKey::generate();
+        let bare = csr(&f, &key, None);
+        assert_eq!(run(&f, &bare, now).expect_err("no role").code, "role-missing");
+        let labelled =
+            reenroll(&f.app, &f.session, &bare, Some(Role::Authentication), now, &mut NewAudit::default());
+        assert!(labelled.is_ok());
+        // The card has no current signing certificate with this subject.
+        let sign = csr(&f, &SigningKey::generate(), Some(Role::Signing));
+        assert_eq!(run(&f, &sign, now).expect_err("no signing cert").code, "unknown-subject");
+    }
+
+    #[test]
+    fn reenroll_fills_the_audit_record() {
+        let f = fixture();
+        let now = clock::now();
+        card_with(&f, "C5", Role::Signing, &SigningKey::generate(), now, 300);
+        let mut audit = NewAudit::default();
+        let der = csr(&f, &SigningKey::generate(), Some(Role::Signing));
+        let r = reenroll(&f.app, &f.session, &der, None, now, &mut audit).expect_err("not due");
+        assert_eq!(r.code, "not-due");
+        assert_eq!(audit.card_serial.as_deref(), Some("C5"));
+        assert_eq!(audit.role.as_deref(), Some("signing"));
+        assert!(audit.subject.as_deref().is_some_and(|s| s.contains("Alice Example")));
+    }
+}
