@@ -38,8 +38,10 @@ pub fn query_value(s: &str) -> String {
 }
 
 /// Content-Security-Policy for pages. Extension frames (the PIN dialog) are
-/// allowed; scripts and styles come only from this origin.
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
+/// allowed; scripts come only from this origin; inline styles are allowed
+/// (extensions inject them).
+const CSP: &str =
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
      frame-src 'self' chrome-extension: moz-extension:; object-src 'none'; base-uri 'none'; \
      form-action 'self'; frame-ancestors 'none'";
 
