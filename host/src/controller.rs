@@ -60,7 +60,8 @@ impl Controller {
         self.watcher.take();
     }
 
-    fn handle_frame(&mut self, payload: &[u8]) {
+    /// Answers one frame's payload (public for the fuzz targets).
+    pub fn handle_frame(&mut self, payload: &[u8]) {
         let request = match parse_request(payload) {
             Ok(request) => request,
             Err(rejected) => {

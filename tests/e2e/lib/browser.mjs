@@ -56,6 +56,8 @@ export async function launch({ hostEnv, headless = !process.env.DISPLAY, hostPat
   });
   let worker = context.serviceWorkers().find((w) => w.url().startsWith(`chrome-extension://${EXTENSION_ID}/`));
   if (!worker) worker = await context.waitForEvent('serviceworker', { timeout: 15000 });
+  // Content scripts are registered asynchronously on first start, from the managed settings.
+  await worker.evaluate(() => self.cisRenewWorker.ready());
   return {
     context,
     worker,
