@@ -83,6 +83,7 @@ test('pin_wrongPin_showsTriesLeftAndAsksAgain', () => {
   const cases = [
     [{ code: 'PIN_INCORRECT', triesLeft: 2 }, 'Wrong passcode. 2 tries left before the card locks.'],
     [{ code: 'PIN_INCORRECT', pin: 'finalTry', triesLeft: 1 }, 'Wrong passcode. One try left: another wrong passcode locks the card.'],
+    [{ code: 'PIN_INCORRECT', pin: 'countLow' }, 'Wrong passcode. The card does not say how many tries are left: a few more wrong passcodes will lock it.'],
     [{ code: 'PIN_INVALID' }, 'That passcode is not the right length for this card.'],
   ];
   for (const [error, message] of cases) {

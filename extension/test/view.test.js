@@ -73,6 +73,8 @@ test('errorMessage_pinCases', () => {
     [{ code: 'PIN_INCORRECT', triesLeft: 1 }, 'Wrong passcode. One try left: another wrong passcode locks the card.'],
     [{ code: 'PIN_INCORRECT', pin: 'finalTry' }, 'Wrong passcode. One try left: another wrong passcode locks the card.'],
     [{ code: 'PIN_INCORRECT' }, 'Wrong passcode.'],
+    [{ code: 'PIN_INCORRECT', pin: 'countLow' }, 'Wrong passcode. The card does not say how many tries are left: a few more wrong passcodes will lock it.'],
+    [{ code: 'PIN_INCORRECT', pin: 'countLow', triesLeft: 3 }, 'Wrong passcode. 3 tries left before the card locks.'],
     [{ code: 'NOT_RENEWABLE', reason: 'EXPIRED' }, 'A certificate has expired: the user needs to see a Registration Authority (RA) in person.'],
     [{ code: 'SERVICE_UNREACHABLE', reason: 'Failed to fetch' }, 'The renewal service could not be reached (Failed to fetch). Try again.'],
     [{ code: 'NOT_A_CODE' }, t('errInternal')],

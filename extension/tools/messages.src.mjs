@@ -36,6 +36,7 @@ export default {
   errNoCard: ['No card in the second reader. Insert the user’s card.'],
   errPinIncorrect: ['Wrong passcode.'],
   errPinIncorrectTries: ['Wrong passcode. $TRIES$ tries left before the card locks.', ['tries']],
+  errPinCountLow: ['Wrong passcode. The card does not say how many tries are left: a few more wrong passcodes will lock it.'],
   errPinFinalTry: ['Wrong passcode. One try left: another wrong passcode locks the card.'],
   errPinLocked: ['The card is locked after too many wrong passcodes: unlock it first (Unlock Smartcard), then renew.'],
   errPinInvalid: ['That passcode is not the right length for this card.'],

@@ -3,8 +3,7 @@
 // second reader and the sponsor's card in the first. Prints each step and the card before and
 // after; saves screenshots to test-output/screenshots/demo.
 import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-import { Bed, BIN, SPONSOR_READER, MANAGED_READER } from './lib/bed.mjs';
+import { Bed, HOST_BIN, SPONSOR_READER, MANAGED_READER } from './lib/bed.mjs';
 import { launch, writePolicy, removePolicy, signIn, Shots, screenshotsDir } from './lib/browser.mjs';
 import { openServiceMenu, chooseRenew, continueToPasscode, typePasscode, dialogText } from './lib/flow.mjs';
 
@@ -12,7 +11,7 @@ const PASSCODE = '123456';
 const say = (text) => console.log(`demo: ${text}`);
 
 function cardTable(bed) {
-  return execFileSync(path.join(BIN, 'cis-renew-host'), ['status'], { env: { ...process.env, ...bed.hostEnv() } }).toString();
+  return execFileSync(HOST_BIN, ['status'], { env: { ...process.env, ...bed.hostEnv() } }).toString();
 }
 
 async function main() {
@@ -39,9 +38,8 @@ async function main() {
     await shots.take(page, 'select-service-menu');
     say('Renew Certificate (added by the extension, enabled because the card is due)');
     await chooseRenew(page);
-    say('confirmation shows the certificates -> Continue');
-    const { probe, pinWindow } = await continueToPasscode(page);
-    await shots.take(page, 'confirmation');
+    say('confirmation shows the certificates and their expiry -> Continue');
+    const { probe, pinWindow } = await continueToPasscode(page, () => shots.take(page, 'confirmation'));
     say('the user types their passcode into the extension\'s own window (the page never sees it)');
     await shots.take(pinWindow, 'passcode-window');
     await typePasscode(pinWindow, PASSCODE);

@@ -39,6 +39,7 @@
       case 'PIN_INCORRECT':
         if (error.pin === 'finalTry' || error.triesLeft === 1) return msg('errPinFinalTry');
         if (Number.isInteger(error.triesLeft)) return msg('errPinIncorrectTries', error.triesLeft);
+        if (error.pin === 'countLow') return msg('errPinCountLow');
         return msg('errPinIncorrect');
       case 'SERVICE_REFUSED':
       case 'SERVICE_UNREACHABLE':

@@ -70,6 +70,7 @@ export function createPinView(doc, { port, t }) {
     if (e.code === 'PIN_INCORRECT') {
       if (e.pin === 'finalTry' || e.triesLeft === 1) return t('errPinFinalTry');
       if (Number.isInteger(e.triesLeft)) return t('errPinIncorrectTries', [String(e.triesLeft)]);
+      if (e.pin === 'countLow') return t('errPinCountLow');
       return t('errPinIncorrect');
     }
     if (e.code === 'PIN_INVALID') return t('errPinInvalid');

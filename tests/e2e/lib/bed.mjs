@@ -9,6 +9,8 @@ import readline from 'node:readline';
 
 export const ROOT = path.resolve(import.meta.dirname, '../../..');
 export const BIN = process.env.CIS_BIN_DIR ?? path.join(ROOT, 'target/debug');
+/** The host binary: CIS_HOST_BIN (e.g. an installed host) or the workspace build. */
+export const HOST_BIN = process.env.CIS_HOST_BIN ?? path.join(BIN, 'cis-renew-host');
 export const READERS = ['Virtual PCD 00 00', 'Virtual PCD 00 01'];
 export const SPONSOR_READER = 0;
 export const MANAGED_READER = 1;
@@ -157,7 +159,7 @@ export class Bed {
 
   /** The host's own view of the card, through its CLI (same handlers as the protocol). */
   hostStatus() {
-    const out = execFileSync(binary('cis-renew-host'), ['status', '--json'], { env: { ...process.env, ...this.hostEnv() } });
+    const out = execFileSync(HOST_BIN, ['status', '--json'], { env: { ...process.env, ...this.hostEnv() } });
     return JSON.parse(out.toString());
   }
 

@@ -5,7 +5,7 @@ import { chromium } from 'playwright-core';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ROOT, BIN } from './bed.mjs';
+import { ROOT, HOST_BIN } from './bed.mjs';
 
 export const EXTENSION_DIR = path.join(ROOT, 'extension');
 export const EXTENSION_ID = 'kfambhddimdfpaookgghehjdgahadkji';
@@ -29,7 +29,7 @@ export function removePolicy() {
  * Starts Chromium with the extension. `hostEnv` is passed to the browser, which passes it to the
  * host it starts (readers socket, SoftHSM config, host config).
  */
-export async function launch({ hostEnv, headless = !process.env.DISPLAY, hostPath = path.join(BIN, 'cis-renew-host') }) {
+export async function launch({ hostEnv, headless = !process.env.DISPLAY, hostPath = HOST_BIN }) {
   const userDataDir = mkdtempSync(path.join(tmpdir(), 'cis-renew-profile-'));
   const manifestDir = path.join(userDataDir, 'NativeMessagingHosts');
   mkdirSync(manifestDir, { recursive: true });

@@ -26,10 +26,15 @@ export async function chooseRenew(page) {
   await page.click(RENEW_ITEM);
 }
 
-/** Confirmation dialog (closed shadow root) -> Continue; resolves with the passcode window. */
-export async function continueToPasscode(page) {
+/**
+ * Confirmation dialog (closed shadow root) -> Continue; resolves with the passcode window.
+ * `beforeContinue` runs while the confirmation is showing (e.g. for a screenshot).
+ */
+export async function continueToPasscode(page, beforeContinue = async () => {}) {
   const probe = new ShadowProbe(page);
-  const confirmation = await probe.waitFor('button[data-action="continue"]');
+  await probe.waitFor('button[data-action="continue"]');
+  const confirmation = await probe.text('dialog');
+  await beforeContinue();
   const pinPage = page.context().waitForEvent('page', {
     predicate: (p) => p.url().includes('/src/ui/pin.html'),
     timeout: 20000,
