@@ -1,8 +1,10 @@
-//! Certificates stored on the token (public objects: no login needed).
+//! Objects stored on the token: certificates for the status (public objects: no login
+//! needed), and every certificate and key for a renewal's journal.
 
+use super::card::{CardObject, CryptokiCard, ObjectKind};
 use super::{token_error, TokenModule};
 use crate::protocol::HostError;
-use cryptoki::object::{Attribute, AttributeType, CertificateType, ObjectClass};
+use cryptoki::object::{Attribute, AttributeType, CertificateType, KeyType, ObjectClass};
 use cryptoki::slot::Slot;
 
 /// A certificate object as stored.
@@ -48,3 +50,54 @@ impl TokenModule {
 /// Labels of objects an unfinished renewal left behind start with this; they are not part of
 /// the card's working pair until the renewal completes.
 pub const PENDING_LABEL_PREFIX: &str = "cis-renew pending";
+
+impl CryptokiCard {
+    /// Every X.509 certificate and EC key the session can see (private keys only after login).
+    pub(super) fn list_objects(&mut self) -> Result<Vec<CardObject>, HostError> {
+        let searches = [
+            (
+                ObjectKind::Certificate,
+                vec![Attribute::Class(ObjectClass::CERTIFICATE), Attribute::CertificateType(CertificateType::X_509)],
+                AttributeType::Value,
+            ),
+            (
+                ObjectKind::PublicKey,
+                vec![Attribute::Class(ObjectClass::PUBLIC_KEY), Attribute::KeyType(KeyType::EC)],
+                AttributeType::EcPoint,
+            ),
+            (
+                ObjectKind::PrivateKey,
+                vec![Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::KeyType(KeyType::EC)],
+                // Nothing to read from a private key beyond its id and label.
+                AttributeType::Id,
+            ),
+        ];
+        let mut objects = Vec::new();
+        for (kind, template, value_type) in searches {
+            let handles = self.session.find_objects(&template).map_err(token_error)?;
+            for handle in handles {
+                let attributes = self
+                    .session
+                    .get_attributes(handle, &[AttributeType::Id, AttributeType::Label, value_type])
+                    .map_err(token_error)?;
+                let mut object = CardObject {
+                    handle: self.remember(handle),
+                    kind,
+                    id: Vec::new(),
+                    label: String::new(),
+                    value: Vec::new(),
+                };
+                for attribute in attributes {
+                    match attribute {
+                        Attribute::Id(id) => object.id = id,
+                        Attribute::Label(label) => object.label = String::from_utf8_lossy(&label).into_owned(),
+                        Attribute::Value(value) | Attribute::EcPoint(value) => object.value = value,
+                        _ => {}
+                    }
+                }
+                objects.push(object);
+            }
+        }
+        Ok(objects)
+    }
+}
