@@ -4,7 +4,7 @@
 use super::card::{CardObject, CryptokiCard, ObjectKind};
 use super::{token_error, TokenModule};
 use crate::protocol::HostError;
-use cryptoki::object::{Attribute, AttributeType, CertificateType, KeyType, ObjectClass};
+use cryptoki::object::{Attribute, AttributeType, CertificateType, ObjectClass};
 use cryptoki::slot::Slot;
 
 /// A certificate object as stored.
@@ -52,7 +52,9 @@ impl TokenModule {
 pub const PENDING_LABEL_PREFIX: &str = "cis-renew pending";
 
 impl CryptokiCard {
-    /// Every X.509 certificate and EC key the session can see (private keys only after login).
+    /// Every X.509 certificate and key the session can see (private keys only after login). Keys
+    /// of any type are listed, so an old RSA pair can be retired too (its public key has no
+    /// CKA_EC_POINT; the token skips that attribute).
     pub(super) fn list_objects(&mut self) -> Result<Vec<CardObject>, HostError> {
         let searches = [
             (
@@ -62,12 +64,12 @@ impl CryptokiCard {
             ),
             (
                 ObjectKind::PublicKey,
-                vec![Attribute::Class(ObjectClass::PUBLIC_KEY), Attribute::KeyType(KeyType::EC)],
+                vec![Attribute::Class(ObjectClass::PUBLIC_KEY)],
                 AttributeType::EcPoint,
             ),
             (
                 ObjectKind::PrivateKey,
-                vec![Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::KeyType(KeyType::EC)],
+                vec![Attribute::Class(ObjectClass::PRIVATE_KEY)],
                 // Nothing to read from a private key beyond its id and label.
                 AttributeType::Id,
             ),
@@ -99,5 +101,25 @@ impl CryptokiCard {
             }
         }
         Ok(objects)
+    }
+}
+
+impl TokenModule {
+    /// How many public objects carry the pending label: leftovers of an interrupted renewal
+    /// that the status can see without a login.
+    pub fn pending_public_objects(&self, slot: Slot) -> Result<usize, HostError> {
+        let session = self.pkcs11().open_ro_session(slot).map_err(token_error)?;
+        let mut count = 0;
+        for class in [ObjectClass::CERTIFICATE, ObjectClass::PUBLIC_KEY] {
+            for handle in session.find_objects(&[Attribute::Class(class)]).map_err(token_error)? {
+                let attributes = session.get_attributes(handle, &[AttributeType::Label]).map_err(token_error)?;
+                if attributes.iter().any(
+                    |a| matches!(a, Attribute::Label(l) if l.starts_with(PENDING_LABEL_PREFIX.as_bytes())),
+                ) {
+                    count += 1;
+                }
+            }
+        }
+        Ok(count)
     }
 }
