@@ -3,9 +3,9 @@
 
 use crate::handlers;
 use crate::protocol::frame::{read_frame, FrameError, MAX_INBOUND};
+use crate::protocol::message::event;
 use crate::protocol::message::{parse_request, reply_error, reply_ok};
 use crate::protocol::{ErrorCode, HostError, Outbox, Request, RequestId};
-use crate::protocol::message::event;
 use crate::readers::watch::Watcher;
 use crate::renewal::steps::Progress;
 use crate::renewal::Requested;

@@ -65,7 +65,10 @@ impl DynSignatureAlgorithmIdentifier for PublicHalf {
 }
 
 fn build_error(what: &str, detail: impl std::fmt::Display) -> HostError {
-    HostError::new(ErrorCode::InternalError, format!("building the certificate request failed: {what} ({detail})"))
+    HostError::new(
+        ErrorCode::InternalError,
+        format!("building the certificate request failed: {what} ({detail})"),
+    )
 }
 
 /// Builds, signs and verifies a CSR for `role` with `subject_der` (copied from the current
@@ -88,7 +91,8 @@ pub fn build_request(
     builder.add_extension(&key_usage_for(role)?).map_err(|e| build_error("key usage", e))?;
     let to_sign = builder.finalize(&half).map_err(|e| build_error("request info", e))?;
     let signature = signer.sign(&to_sign)?;
-    let bits = BitString::from_bytes(signature.to_der().as_bytes()).map_err(|e| build_error("signature", e))?;
+    let bits =
+        BitString::from_bytes(signature.to_der().as_bytes()).map_err(|e| build_error("signature", e))?;
     let request = builder.assemble(bits, &half).map_err(|e| build_error("assembly", e))?;
     let der = request.to_der().map_err(|e| build_error("encoding", e))?;
     verify_request(&der, &public_key)?;
@@ -98,7 +102,10 @@ pub fn build_request(
 /// Checks that `csr` is a DER request for `key`, signed with ecdsa-with-SHA384 by that key.
 pub fn verify_request(csr: &[u8], key: &p384::PublicKey) -> Result<(), HostError> {
     let bad = |detail: String| {
-        HostError::new(ErrorCode::TokenError, format!("The card's signature on the request did not verify: {detail}."))
+        HostError::new(
+            ErrorCode::TokenError,
+            format!("The card's signature on the request did not verify: {detail}."),
+        )
     };
     let request = CertReq::from_der(csr).map_err(|e| bad(format!("not a DER request ({e})")))?;
     // Strict DER decoding plus this round trip mean the re-encoded info is the signed bytes.
@@ -109,12 +116,14 @@ pub fn verify_request(csr: &[u8], key: &p384::PublicKey) -> Result<(), HostError
         return Err(bad(format!("unexpected algorithm {}", request.algorithm.oid)));
     }
     let expected = key.to_public_key_der().map_err(|e| bad(e.to_string()))?;
-    let expected = SubjectPublicKeyInfoOwned::from_der(expected.as_bytes()).map_err(|e| bad(e.to_string()))?;
+    let expected =
+        SubjectPublicKeyInfoOwned::from_der(expected.as_bytes()).map_err(|e| bad(e.to_string()))?;
     if request.info.public_key != expected {
         return Err(bad("the request names another key".into()));
     }
     let signed = request.info.to_der().map_err(|e| bad(e.to_string()))?;
-    let signature_bytes = request.signature.as_bytes().ok_or_else(|| bad("signature has unused bits".into()))?;
+    let signature_bytes =
+        request.signature.as_bytes().ok_or_else(|| bad("signature has unused bits".into()))?;
     let signature = DerSignature::from_bytes(signature_bytes).map_err(|e| bad(e.to_string()))?;
     VerifyingKey::from(key).verify(&signed, &signature).map_err(|e| bad(e.to_string()))
 }
@@ -156,7 +165,10 @@ pub(crate) mod tests {
     }
 
     fn subject() -> Vec<u8> {
-        Name::from_str("CN=Jane Smith,SERIALNUMBER=555123456789,O=NHS,C=GB").expect("name").to_der().expect("der")
+        Name::from_str("CN=Jane Smith,SERIALNUMBER=555123456789,O=NHS,C=GB")
+            .expect("name")
+            .to_der()
+            .expect("der")
     }
 
     fn requested_usage(csr: &[u8]) -> KeyUsage {

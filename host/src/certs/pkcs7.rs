@@ -6,8 +6,8 @@
 
 use crate::protocol::{ErrorCode, HostError};
 use base64::Engine;
-use cms::content_info::ContentInfo;
 use cms::cert::CertificateChoices;
+use cms::content_info::ContentInfo;
 use cms::signed_data::SignedData;
 use x509_cert::der::oid::db::rfc5911::ID_SIGNED_DATA;
 use x509_cert::der::{Decode, Encode};
@@ -30,7 +30,8 @@ pub fn certificates_from_pkcs7(der: &[u8]) -> Result<Vec<Vec<u8>>, HostError> {
     if info.content_type != ID_SIGNED_DATA {
         return Err(invalid(format!("content type {} is not signedData", info.content_type)));
     }
-    let signed: SignedData = info.content.decode_as().map_err(|e| invalid(format!("bad SignedData ({e})")))?;
+    let signed: SignedData =
+        info.content.decode_as().map_err(|e| invalid(format!("bad SignedData ({e})")))?;
     let Some(set) = signed.certificates else {
         return Err(invalid("it holds no certificates"));
     };
@@ -61,9 +62,9 @@ pub fn decode_base64(text: &str, what: &str) -> Result<Vec<u8>, HostError> {
         .flat_map(|line| line.chars())
         .filter(|c| !c.is_ascii_whitespace())
         .collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(body.as_bytes())
-        .map_err(|e| HostError::new(ErrorCode::CertificateInvalid, format!("The {what} is not valid base64 ({e}).")))
+    base64::engine::general_purpose::STANDARD.decode(body.as_bytes()).map_err(|e| {
+        HostError::new(ErrorCode::CertificateInvalid, format!("The {what} is not valid base64 ({e})."))
+    })
 }
 
 #[cfg(test)]

@@ -42,21 +42,30 @@ pub fn take_pin(params: &mut Map<String, Value>) -> Result<Option<AuthPin>, Host
 }
 
 /// Runs the first half of a renewal on the managed card.
-pub fn begin(services: &Services, pin: Option<AuthPin>, progress: ProgressSink<'_>) -> Result<Requested, HostError> {
+pub fn begin(
+    services: &Services,
+    pin: Option<AuthPin>,
+    progress: ProgressSink<'_>,
+) -> Result<Requested, HostError> {
     let readers = Readers::connect()?.list()?;
     let report = status_for_readers(services, &readers)?;
     let Some(card) = report.card else {
         let reason = report.reason.unwrap_or("NO_CARD");
-        return Err(HostError::new(ErrorCode::NoCard, "No card is in the managed reader.").with("reason", reason));
+        return Err(
+            HostError::new(ErrorCode::NoCard, "No card is in the managed reader.").with("reason", reason)
+        );
     };
     // Refuse before asking the card for the passcode, unless the card shows an interrupted
     // renewal: then sign in anyway, so recovery can finish it.
     if !card.renewable && !card.interrupted {
         return Err(match card.reason {
-            Some("PIN_LOCKED") => {
-                HostError::new(ErrorCode::PinLocked, "The passcode is locked. Unlock the card first, then renew.")
+            Some("PIN_LOCKED") => HostError::new(
+                ErrorCode::PinLocked,
+                "The passcode is locked. Unlock the card first, then renew.",
+            ),
+            reason => {
+                HostError::new(ErrorCode::NotRenewable, describe(reason)).with("reason", reason.unwrap_or(""))
             }
-            reason => HostError::new(ErrorCode::NotRenewable, describe(reason)).with("reason", reason.unwrap_or("")),
         });
     }
     let presence = PcscPresence::capture(&card.reader)?;

@@ -48,8 +48,12 @@ pub fn parse(params: &Map<String, Value>) -> Result<CompleteParams, HostError> {
             .into_iter()
             .map(|text| decode_base64(text, "certificate"))
             .collect::<Result<_, _>>()?,
-        (Some(_), Some(_)) => return Err(HostError::bad_request("Give either 'pkcs7' or 'certificates', not both.")),
-        (None, None) => return Err(HostError::bad_request("Give the certificates as 'pkcs7' or 'certificates'.")),
+        (Some(_), Some(_)) => {
+            return Err(HostError::bad_request("Give either 'pkcs7' or 'certificates', not both."))
+        }
+        (None, None) => {
+            return Err(HostError::bad_request("Give the certificates as 'pkcs7' or 'certificates'."))
+        }
     };
     if certificates.len() > 2 * MAX_CERTIFICATES {
         return Err(HostError::new(ErrorCode::CertificateInvalid, "Too many certificates were returned."));
@@ -69,7 +73,12 @@ pub fn renewal_id(params: &Map<String, Value>) -> Result<String, HostError> {
     }
 }
 
-fn strings<'v>(value: &'v Value, name: &str, max: usize, single_allowed: bool) -> Result<Vec<&'v str>, HostError> {
+fn strings<'v>(
+    value: &'v Value,
+    name: &str,
+    max: usize,
+    single_allowed: bool,
+) -> Result<Vec<&'v str>, HostError> {
     let items: Vec<&Value> = match value {
         Value::String(_) if single_allowed => vec![value],
         Value::Array(items) if !items.is_empty() && items.len() <= max => items.iter().collect(),
@@ -86,7 +95,9 @@ fn strings<'v>(value: &'v Value, name: &str, max: usize, single_allowed: bool) -
     };
     items
         .into_iter()
-        .map(|item| item.as_str().ok_or_else(|| HostError::bad_request(format!("'{name}' entries must be strings."))))
+        .map(|item| {
+            item.as_str().ok_or_else(|| HostError::bad_request(format!("'{name}' entries must be strings.")))
+        })
         .collect()
 }
 
@@ -150,7 +161,10 @@ mod tests {
             (json!({"renewalId": "r", "certificates": ["%%%"]}), "CERTIFICATE_INVALID"),
             (json!({"renewalId": "r", "pkcs7": "aGVsbG8="}), "CERTIFICATE_INVALID"),
             (json!({"renewalId": "r", "pkcs7": ["aGVsbG8="]}), "CERTIFICATE_INVALID"),
-            (json!({"renewalId": "r", "certificates": vec!["AA=="; MAX_CERTIFICATES + 1]}), "CERTIFICATE_INVALID"),
+            (
+                json!({"renewalId": "r", "certificates": vec!["AA=="; MAX_CERTIFICATES + 1]}),
+                "CERTIFICATE_INVALID",
+            ),
             (json!({"renewalId": "x".repeat(65), "certificates": ["AA=="]}), "UNKNOWN_RENEWAL"),
         ];
         for (value, code) in cases {
@@ -161,8 +175,12 @@ mod tests {
 
     #[test]
     fn parse_decodes_certificate_list_in_order() {
-        let parsed = parse(&params(json!({"renewalId": "r1", "certificates": ["AQI=", "AwQ="]}))).expect("ok");
-        assert_eq!(parsed, CompleteParams { renewal_id: "r1".into(), certificates: vec![vec![1, 2], vec![3, 4]] });
+        let parsed =
+            parse(&params(json!({"renewalId": "r1", "certificates": ["AQI=", "AwQ="]}))).expect("ok");
+        assert_eq!(
+            parsed,
+            CompleteParams { renewal_id: "r1".into(), certificates: vec![vec![1, 2], vec![3, 4]] }
+        );
     }
 
     #[test]

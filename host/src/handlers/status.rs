@@ -195,7 +195,10 @@ pub fn newest_per_role(certificates: Vec<CertificateInfo>) -> Vec<CertificateInf
             continue;
         }
         match kept.iter_mut().find(|k| k.role == certificate.role) {
-            Some(existing) if (certificate.not_after, certificate.not_before) > (existing.not_after, existing.not_before) => {
+            Some(existing)
+                if (certificate.not_after, certificate.not_before)
+                    > (existing.not_after, existing.not_before) =>
+            {
                 *existing = certificate
             }
             Some(_) => {}

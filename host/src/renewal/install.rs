@@ -118,7 +118,10 @@ impl Installed {
 fn salvage(card: &mut dyn Card, id: &RenewalId, roles: &[RoleRenewal], error: HostError) -> Interrupted {
     log::warn!("renewal {} step failed ({}); recovering now", id.as_str(), error.code);
     if let Err(recovery_error) = recovery::recover(card) {
-        log::warn!("recovery after the failure failed too ({}); it runs again at the next sign-in", recovery_error.code);
+        log::warn!(
+            "recovery after the failure failed too ({}); it runs again at the next sign-in",
+            recovery_error.code
+        );
         return Interrupted::Failed(error);
     }
     let finished = match card.objects() {

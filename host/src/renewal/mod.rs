@@ -39,8 +39,9 @@ pub struct RenewalId(String);
 impl RenewalId {
     fn new() -> Result<RenewalId, HostError> {
         let mut bytes = [0u8; 16];
-        getrandom::fill(&mut bytes)
-            .map_err(|e| HostError::new(ErrorCode::InternalError, format!("no randomness for an id ({e})")))?;
+        getrandom::fill(&mut bytes).map_err(|e| {
+            HostError::new(ErrorCode::InternalError, format!("no randomness for an id ({e})"))
+        })?;
         Ok(RenewalId(bytes.iter().map(|b| format!("{b:02x}")).collect()))
     }
 
@@ -140,7 +141,11 @@ impl Opened {
     }
 
     /// Signs in (see [`crate::token::session::sign_in`]).
-    pub fn sign_in(mut self, pin: Option<&AuthPin>, progress: ProgressSink<'_>) -> Result<SignedIn, HostError> {
+    pub fn sign_in(
+        mut self,
+        pin: Option<&AuthPin>,
+        progress: ProgressSink<'_>,
+    ) -> Result<SignedIn, HostError> {
         reach(progress, Step::Login, None);
         sign_in(&mut *self.card, pin)?;
         Ok(SignedIn { card: self.card, settings: self.settings })
@@ -161,10 +166,15 @@ impl SignedIn {
         let old: Vec<OldPair> =
             current_pairs(&groups).into_iter().map(|(role, g)| OldPair { role, group: g.clone() }).collect();
         let infos: Vec<CertificateInfo> = old.iter().filter_map(|p| p.group.info.clone()).collect();
-        let verdict =
-            assess_card(now, &infos, self.settings.window_days, PinGate { locked: false, not_initialized: false });
+        let verdict = assess_card(
+            now,
+            &infos,
+            self.settings.window_days,
+            PinGate { locked: false, not_initialized: false },
+        );
         if let Some(reason) = verdict.reason {
-            let mut error = HostError::new(ErrorCode::NotRenewable, reason.describe()).with("reason", reason.as_str());
+            let mut error =
+                HostError::new(ErrorCode::NotRenewable, reason.describe()).with("reason", reason.as_str());
             if !plan.is_empty() {
                 // The card held an interrupted renewal, now finished or undone.
                 error = error.with("recovered", true);
@@ -247,7 +257,8 @@ impl KeysMade {
         for (i, (old, new)) in self.old.iter().zip(&self.new).enumerate() {
             reach(progress, Step::BuildRequest, Some((i + 1, total)));
             let built = old.info().and_then(|info| {
-                let mut signer = CardSigner { card: &mut *self.card, key: new.keys.private, public: new.public };
+                let mut signer =
+                    CardSigner { card: &mut *self.card, key: new.keys.private, public: new.public };
                 build_request(&info.subject_der, old.role, &mut signer)
             });
             match built {

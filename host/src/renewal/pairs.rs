@@ -75,7 +75,13 @@ pub fn groups(objects: &[CardObject]) -> Vec<Group> {
         let index = match groups.iter().position(|g| g.id == object.id) {
             Some(index) => index,
             None => {
-                groups.push(Group { id: object.id.clone(), certificate: None, info: None, private: None, public: None });
+                groups.push(Group {
+                    id: object.id.clone(),
+                    certificate: None,
+                    info: None,
+                    private: None,
+                    public: None,
+                });
                 groups.len() - 1
             }
         };

@@ -74,9 +74,8 @@ pub fn plan(objects: &[CardObject]) -> Plan {
     // group is complete (the renewal reached its install step: finish it) or the renewal is
     // undone as a whole, and a card never ends up with one role renewed and the other not.
     let pending: Vec<&Group> = groups.iter().filter(|g| g.pending()).collect();
-    let all_complete = pending
-        .iter()
-        .all(|g| g.complete() && g.role().is_some_and(|r| RENEWED_ROLES.contains(&r)));
+    let all_complete =
+        pending.iter().all(|g| g.complete() && g.role().is_some_and(|r| RENEWED_ROLES.contains(&r)));
     if all_complete {
         forward = pending;
     } else {
@@ -87,7 +86,7 @@ pub fn plan(objects: &[CardObject]) -> Plan {
     }
     for group in &forward {
         let role = group.role().unwrap_or(Role::Other);
-        let old = same_subject_older(&groups, group).into_iter().max_by_key(|g| g.newness());
+        let old = same_subject_older(&groups, group, true).into_iter().max_by_key(|g| g.newness());
         plan.rolled_forward.push(group.id.clone());
         for object in group.objects().filter(|o| is_pending(&o.label)) {
             let label = final_label(old, object.kind, role);
@@ -96,12 +95,15 @@ pub fn plan(objects: &[CardObject]) -> Plan {
     }
     // After rolling forward, the forwarded groups count as working pairs.
     for role in RENEWED_ROLES {
+        let forwarded = |g: &Group| forward.iter().any(|f| f.id == g.id);
+        // On equal validity (certificates issued within the same second) the pair being rolled
+        // forward counts as the newer one.
         let newest = groups
             .iter()
-            .filter(|g| g.role() == Some(role) && g.complete() && (!g.pending() || forward.iter().any(|f| f.id == g.id)))
-            .max_by_key(|g| g.newness());
+            .filter(|g| g.role() == Some(role) && g.complete() && (!g.pending() || forwarded(g)))
+            .max_by_key(|g| (g.newness(), forwarded(g)));
         let Some(newest) = newest else { continue };
-        for old in same_subject_older(&groups, newest) {
+        for old in same_subject_older(&groups, newest, forwarded(newest)) {
             plan.retired.push(old.id.clone());
             plan.actions.extend(old.objects().map(|o| Action::Destroy { object: o.handle, kind: o.kind }));
         }
@@ -109,8 +111,9 @@ pub fn plan(objects: &[CardObject]) -> Plan {
     plan
 }
 
-/// Non-pending groups with `newer`'s role and subject whose certificate is strictly older.
-fn same_subject_older<'g>(groups: &'g [Group], newer: &Group) -> Vec<&'g Group> {
+/// Non-pending groups with `newer`'s role and subject whose certificate is older: strictly, or
+/// equally old when `newer` is a renewal being rolled forward.
+fn same_subject_older<'g>(groups: &'g [Group], newer: &Group, newer_is_renewal: bool) -> Vec<&'g Group> {
     let (Some(info), Some(newness)) = (&newer.info, newer.newness()) else {
         return Vec::new();
     };
@@ -119,7 +122,7 @@ fn same_subject_older<'g>(groups: &'g [Group], newer: &Group) -> Vec<&'g Group> 
         .filter(|g| g.id != newer.id && !g.pending())
         .filter(|g| {
             g.info.as_ref().is_some_and(|i| i.role == info.role && i.subject_der == info.subject_der)
-                && g.newness().is_some_and(|n| n < newness)
+                && g.newness().is_some_and(|n| n < newness || (newer_is_renewal && n == newness))
         })
         .collect()
 }
@@ -164,7 +167,8 @@ pub fn looks_interrupted(pending_public_objects: usize, certificates: &[(String,
         .filter_map(|(_, der)| parse_certificate(der).ok())
         .filter(|i| RENEWED_ROLES.contains(&i.role))
         .collect();
-    infos.iter().enumerate().any(|(i, a)| {
-        infos[i + 1..].iter().any(|b| a.role == b.role && a.subject_der == b.subject_der)
-    })
+    infos
+        .iter()
+        .enumerate()
+        .any(|(i, a)| infos[i + 1..].iter().any(|b| a.role == b.role && a.subject_der == b.subject_der))
 }

@@ -101,7 +101,10 @@ impl Requested {
             };
             let role = &self.roles[slot];
             if found[slot].is_some() {
-                return Err(mismatch(format!("Two certificates were returned for the {} key.", role.old.role.as_str())));
+                return Err(mismatch(format!(
+                    "Two certificates were returned for the {} key.",
+                    role.old.role.as_str()
+                )));
             }
             let old = role.old.info()?;
             if info.subject_der != old.subject_der {
@@ -116,7 +119,10 @@ impl Requested {
                 return Err(invalid(format!("The new {} certificate has expired.", role.old.role.as_str())));
             }
             if info.not_before > now + CLOCK_SKEW {
-                return Err(invalid(format!("The new {} certificate is not valid yet.", role.old.role.as_str())));
+                return Err(invalid(format!(
+                    "The new {} certificate is not valid yet.",
+                    role.old.role.as_str()
+                )));
             }
             if info.role != role.old.role {
                 return Err(invalid(format!(
@@ -128,8 +134,13 @@ impl Requested {
             let tbs = parsed.tbs_certificate();
             let issuer_der = tbs.issuer().to_der().map_err(|e| invalid(format!("issuer: {e}")))?;
             let serial_der = tbs.serial_number().to_der().map_err(|e| invalid(format!("serial: {e}")))?;
-            found[slot] =
-                Some(VerifiedCertificate { role: role.old.role, der: der.clone(), info, issuer_der, serial_der });
+            found[slot] = Some(VerifiedCertificate {
+                role: role.old.role,
+                der: der.clone(),
+                info,
+                issuer_der,
+                serial_der,
+            });
         }
         let mut verified = Vec::with_capacity(found.len());
         for (slot, certificate) in found.into_iter().enumerate() {

@@ -50,14 +50,17 @@ impl CryptokiCard {
 
     pub(super) fn read_public_key(&mut self, key: ObjectRef) -> Result<p384::PublicKey, HostError> {
         let handle = self.handle(key)?;
-        let attributes = self.session.get_attributes(handle, &[AttributeType::EcPoint]).map_err(token_error)?;
+        let attributes =
+            self.session.get_attributes(handle, &[AttributeType::EcPoint]).map_err(token_error)?;
         let point = attributes
             .into_iter()
             .find_map(|a| match a {
                 Attribute::EcPoint(point) => Some(point),
                 _ => None,
             })
-            .ok_or_else(|| HostError::new(ErrorCode::TokenError, "The card did not return the new public key."))?;
+            .ok_or_else(|| {
+                HostError::new(ErrorCode::TokenError, "The card did not return the new public key.")
+            })?;
         public_key_from_ec_point(&point)
     }
 }
@@ -66,7 +69,9 @@ impl CryptokiCard {
 /// (some cards).
 pub fn public_key_from_ec_point(point: &[u8]) -> Result<p384::PublicKey, HostError> {
     let sec1 = match point {
-        [0x04, length, rest @ ..] if usize::from(*length) == rest.len() && rest.first() == Some(&0x04) => rest,
+        [0x04, length, rest @ ..] if usize::from(*length) == rest.len() && rest.first() == Some(&0x04) => {
+            rest
+        }
         [0x04, 0x81, length, rest @ ..] if usize::from(*length) == rest.len() => rest,
         bare => bare,
     };

@@ -59,14 +59,13 @@ impl CryptokiCard {
         let searches = [
             (
                 ObjectKind::Certificate,
-                vec![Attribute::Class(ObjectClass::CERTIFICATE), Attribute::CertificateType(CertificateType::X_509)],
+                vec![
+                    Attribute::Class(ObjectClass::CERTIFICATE),
+                    Attribute::CertificateType(CertificateType::X_509),
+                ],
                 AttributeType::Value,
             ),
-            (
-                ObjectKind::PublicKey,
-                vec![Attribute::Class(ObjectClass::PUBLIC_KEY)],
-                AttributeType::EcPoint,
-            ),
+            (ObjectKind::PublicKey, vec![Attribute::Class(ObjectClass::PUBLIC_KEY)], AttributeType::EcPoint),
             (
                 ObjectKind::PrivateKey,
                 vec![Attribute::Class(ObjectClass::PRIVATE_KEY)],
@@ -92,7 +91,9 @@ impl CryptokiCard {
                 for attribute in attributes {
                     match attribute {
                         Attribute::Id(id) => object.id = id,
-                        Attribute::Label(label) => object.label = String::from_utf8_lossy(&label).into_owned(),
+                        Attribute::Label(label) => {
+                            object.label = String::from_utf8_lossy(&label).into_owned()
+                        }
                         Attribute::Value(value) | Attribute::EcPoint(value) => object.value = value,
                         _ => {}
                     }
@@ -112,7 +113,8 @@ impl TokenModule {
         let mut count = 0;
         for class in [ObjectClass::CERTIFICATE, ObjectClass::PUBLIC_KEY] {
             for handle in session.find_objects(&[Attribute::Class(class)]).map_err(token_error)? {
-                let attributes = session.get_attributes(handle, &[AttributeType::Label]).map_err(token_error)?;
+                let attributes =
+                    session.get_attributes(handle, &[AttributeType::Label]).map_err(token_error)?;
                 if attributes.iter().any(
                     |a| matches!(a, Attribute::Label(l) if l.starts_with(PENDING_LABEL_PREFIX.as_bytes())),
                 ) {

@@ -7,7 +7,10 @@ use crate::protocol::{ErrorCode, HostError};
 use cryptoki::object::{Attribute, AttributeType, CertificateType, ObjectClass};
 
 impl CryptokiCard {
-    pub(super) fn create_certificate(&mut self, certificate: &NewCertificate) -> Result<ObjectRef, HostError> {
+    pub(super) fn create_certificate(
+        &mut self,
+        certificate: &NewCertificate,
+    ) -> Result<ObjectRef, HostError> {
         let template = [
             Attribute::Class(ObjectClass::CERTIFICATE),
             Attribute::CertificateType(CertificateType::X_509),
