@@ -9,5 +9,6 @@ mod util;
 mod cli;
 mod config;
 mod protocol;
+mod renewal;
 mod status;
 mod watch;
