@@ -15,6 +15,7 @@ pub mod handlers;
 pub mod logging;
 pub mod protocol;
 pub mod readers;
+pub mod renewal;
 pub mod services;
 pub mod token;
 

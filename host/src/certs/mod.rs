@@ -1,7 +1,9 @@
 //! X.509 for the card: what a certificate says (subject, validity, role), and when it may be
 //! renewed.
 
+pub mod csr;
 pub mod info;
+pub mod pkcs7;
 pub mod window;
 
 pub use info::{parse_certificate, CertificateInfo, Role};

@@ -2,5 +2,8 @@
 //! [`HostError`]; only the controller writes frames.
 
 pub mod params;
+pub mod renew_begin;
+pub mod renew_cancel;
+pub mod renew_complete;
 pub mod status;
 pub mod watch;

@@ -6,6 +6,8 @@ use crate::certs::window::PinGate;
 use crate::certs::{assess_card, assess_certificate, parse_certificate, CertificateInfo, Eligibility};
 use crate::protocol::HostError;
 use crate::readers::{ReaderInfo, Readers};
+use crate::renewal::pairs::RENEWED_ROLES;
+use crate::renewal::recovery::looks_interrupted;
 use crate::services::Services;
 use crate::token::objects::PENDING_LABEL_PREFIX;
 use crate::token::{PinState, TokenSummary};
@@ -64,6 +66,10 @@ pub struct CardReport {
     pub reason: Option<&'static str>,
     /// When it becomes renewable (RFC 3339), for `NOT_DUE`.
     pub renewable_from: Option<String>,
+    /// The card holds leftovers of an interrupted renewal; the next `renewBegin` (after its
+    /// login) finishes or undoes it. Only present when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
 }
 
 /// Token identity.
@@ -156,8 +162,10 @@ pub fn status_for_readers(services: &Services, readers: &[ReaderInfo]) -> Result
         return Ok(report.without_card("NO_TOKEN"));
     };
     let summary = module.summary(slot)?;
-    let mut certificates: Vec<CertificateInfo> = module
-        .certificates(slot)?
+    let stored = module.certificates(slot)?;
+    let labelled: Vec<(String, Vec<u8>)> = stored.iter().map(|s| (s.label.clone(), s.der.clone())).collect();
+    let interrupted = looks_interrupted(module.pending_public_objects(slot)?, &labelled);
+    let parsed: Vec<CertificateInfo> = stored
         .into_iter()
         .filter(|stored| !stored.label.starts_with(PENDING_LABEL_PREFIX))
         .filter_map(|stored| match parse_certificate(&stored.der) {
@@ -168,9 +176,36 @@ pub fn status_for_readers(services: &Services, readers: &[ReaderInfo]) -> Result
             }
         })
         .collect();
+    let mut certificates = newest_per_role(parsed);
     certificates.sort_by_key(|c| c.role);
-    report.card = Some(card_report(reader, &summary, &certificates, services.config.renewal_window_days));
+    let mut card = card_report(reader, &summary, &certificates, services.config.renewal_window_days);
+    card.interrupted = interrupted;
+    report.card = Some(card);
     Ok(report)
+}
+
+/// Keeps one certificate per renewed role, the newest: a renewal interrupted after the new
+/// pair was installed but before the old one was retired leaves two, and the new one is the
+/// working pair. Certificates of other roles are all kept.
+pub fn newest_per_role(certificates: Vec<CertificateInfo>) -> Vec<CertificateInfo> {
+    let mut kept: Vec<CertificateInfo> = Vec::with_capacity(certificates.len());
+    for certificate in certificates {
+        if !RENEWED_ROLES.contains(&certificate.role) {
+            kept.push(certificate);
+            continue;
+        }
+        match kept.iter_mut().find(|k| k.role == certificate.role) {
+            Some(existing)
+                if (certificate.not_after, certificate.not_before)
+                    > (existing.not_after, existing.not_before) =>
+            {
+                *existing = certificate
+            }
+            Some(_) => {}
+            None => kept.push(certificate),
+        }
+    }
+    kept
 }
 
 impl StatusReport {
@@ -220,6 +255,7 @@ fn card_report(
         renewable: verdict.renewable,
         reason: verdict.reason.map(|r| r.as_str()),
         renewable_from: verdict.renewable_from.map(rfc3339),
+        interrupted: false,
     }
 }
 

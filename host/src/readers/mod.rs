@@ -4,6 +4,7 @@
 //! Nothing here connects to a card: presence and ATR come from `SCardGetStatusChange`, so the
 //! sponsor's card in the first reader is listed but never opened.
 
+pub mod presence;
 pub mod rule;
 pub mod watch;
 

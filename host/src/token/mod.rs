@@ -2,11 +2,20 @@
 //! a reader, reading its state and its certificates.
 //!
 //! One file per group of operations, as rust-cryptoki does: [`slots`] finds tokens, [`info`]
-//! reads token and PIN state, [`objects`] reads certificates.
+//! reads token and PIN state, [`objects`] reads certificates. The renewal works on the card
+//! through the [`card::Card`] seam: [`session`] signs in, [`keys`] makes key pairs, [`sign`]
+//! signs, [`write`] creates, relabels and destroys objects; [`fault`] wraps a card to make the
+//! k-th operation fail (tests).
 
+pub mod card;
+pub mod fault;
 pub mod info;
+pub mod keys;
 pub mod objects;
+pub mod session;
+pub mod sign;
 pub mod slots;
+pub mod write;
 
 pub use info::{PinState, TokenSummary};
 pub use objects::StoredCertificate;
@@ -59,6 +68,12 @@ pub fn token_error(error: CryptokiError) -> HostError {
             RvError::PinLocked => HostError::new(
                 ErrorCode::PinLocked,
                 "The passcode is locked. Unlock the card first, then renew.",
+            ),
+            // Sign-in enriches these with the PIN state it re-reads (`session::sign_in`).
+            RvError::PinIncorrect => HostError::new(ErrorCode::PinIncorrect, "The passcode is wrong."),
+            RvError::PinLenRange | RvError::PinInvalid => HostError::new(
+                ErrorCode::PinInvalid,
+                "The passcode has a length or characters the card does not accept.",
             ),
             _ => HostError::new(ErrorCode::TokenError, format!("The card failed: {function} returned {rv}."))
                 .with("pkcs11", format!("{function}: {rv}")),

@@ -9,5 +9,7 @@ mod util;
 mod cli;
 mod config;
 mod protocol;
+mod recovery;
+mod renewal;
 mod status;
 mod watch;

@@ -1,0 +1,141 @@
+//! Installing checked certificates without ever losing the working pair:
+//!
+//! 1. `install`: write each new certificate with the pending label and its key pair's CKA_ID,
+//!    then read it back and compare (n of m);
+//! 2. `relabel`: give the new keys, then the new certificate, their final labels;
+//! 3. `retireOld`: destroy the old keys, then the old certificate.
+//!
+//! Until step 2 ends the old pairs are the working pairs; from then on the new ones are, and an
+//! interruption leaves two pairs of which recovery retires the older. A failing step runs
+//! recovery on the spot (see [`super::recovery`]): if that finishes the renewal the caller gets
+//! success, otherwise the original error, and the card keeps its old pairs.
+
+use super::pairs::{current_pairs, final_label, groups, pending_label};
+use super::recovery;
+use super::steps::{reach, ProgressSink, Step};
+use super::verify::Verified;
+use super::{RenewalId, Requested, RoleRenewal};
+use crate::protocol::{ErrorCode, HostError};
+use crate::token::card::{BoxedCard, Card, NewCertificate, ObjectKind, ObjectRef};
+
+/// New certificates written and everything relabelled: the new pairs are the working pairs.
+pub struct Installed {
+    card: BoxedCard,
+    id: RenewalId,
+    roles: Vec<RoleRenewal>,
+}
+
+/// The renewal is complete; dropping this closes the session (and so signs out).
+pub struct Done {
+    /// How the renewal ended.
+    pub finished_by_recovery: bool,
+}
+
+/// What a failed install or retire step came to.
+pub enum Interrupted {
+    /// Recovery finished the renewal after the step failed: the new pairs are in place.
+    FinishedByRecovery(Done),
+    /// The renewal did not complete; the card keeps (or got back) the old pairs, or recovery
+    /// will sort it out at the next sign-in.
+    Failed(HostError),
+}
+
+impl Requested {
+    /// Writes the checked certificates and makes the new pairs the working pairs.
+    pub fn install(mut self, proof: Verified, progress: ProgressSink<'_>) -> Result<Installed, Interrupted> {
+        if proof.renewal() != &self.id {
+            return Err(Interrupted::Failed(HostError::new(
+                ErrorCode::InternalError,
+                "certificates checked for another renewal",
+            )));
+        }
+        match write_and_relabel(&mut *self.card, &self.roles, &proof, progress) {
+            Ok(()) => Ok(Installed { card: self.card, id: self.id, roles: self.roles }),
+            Err(error) => Err(salvage(&mut *self.card, &self.id, &self.roles, error)),
+        }
+    }
+}
+
+fn write_and_relabel(
+    card: &mut dyn Card,
+    roles: &[RoleRenewal],
+    proof: &Verified,
+    progress: ProgressSink<'_>,
+) -> Result<(), HostError> {
+    let total = roles.len();
+    let mut written: Vec<ObjectRef> = Vec::with_capacity(total);
+    for (i, (role, certificate)) in roles.iter().zip(proof.certificates()).enumerate() {
+        reach(progress, Step::Install, Some((i + 1, total)));
+        let object = card.write_certificate(&NewCertificate {
+            id: role.new.id.clone(),
+            label: pending_label(role.new.role),
+            der: certificate.der().to_vec(),
+            subject: certificate.info().subject_der.clone(),
+            issuer: certificate.issuer_der().to_vec(),
+            serial: certificate.serial_der().to_vec(),
+        })?;
+        written.push(object);
+        if card.read_certificate(object)? != certificate.der() {
+            return Err(HostError::new(
+                ErrorCode::TokenError,
+                "The card stored a different certificate from the one written.",
+            ));
+        }
+    }
+    reach(progress, Step::Relabel, None);
+    for (role, certificate) in roles.iter().zip(&written) {
+        let old = Some(&role.old.group);
+        let objects = [
+            (role.new.keys.private, ObjectKind::PrivateKey),
+            (role.new.keys.public, ObjectKind::PublicKey),
+            (*certificate, ObjectKind::Certificate),
+        ];
+        for (object, kind) in objects {
+            card.set_label(object, &final_label(old, kind, role.new.role))?;
+        }
+    }
+    Ok(())
+}
+
+impl Installed {
+    /// Destroys the old pairs (keys first, then the certificate).
+    pub fn retire_old(mut self, progress: ProgressSink<'_>) -> Result<Done, Interrupted> {
+        reach(progress, Step::RetireOld, None);
+        for role in &self.roles {
+            for object in role.old.group.objects() {
+                if let Err(error) = self.card.destroy(object.handle) {
+                    return Err(salvage(&mut *self.card, &self.id, &self.roles, error));
+                }
+            }
+        }
+        reach(progress, Step::Done, None);
+        Ok(Done { finished_by_recovery: false })
+    }
+}
+
+/// After a failed step: runs recovery with the session still open, then says whether the new
+/// pairs ended up as the working pairs.
+fn salvage(card: &mut dyn Card, id: &RenewalId, roles: &[RoleRenewal], error: HostError) -> Interrupted {
+    log::warn!("renewal {} step failed ({}); recovering now", id.as_str(), error.code);
+    if let Err(recovery_error) = recovery::recover(card) {
+        log::warn!(
+            "recovery after the failure failed too ({}); it runs again at the next sign-in",
+            recovery_error.code
+        );
+        return Interrupted::Failed(error);
+    }
+    let finished = match card.objects() {
+        Ok(objects) => {
+            let groups = groups(&objects);
+            let current = current_pairs(&groups);
+            roles.iter().all(|r| current.iter().any(|(role, g)| *role == r.new.role && g.id == r.new.id))
+        }
+        Err(_) => false,
+    };
+    if finished {
+        log::info!("recovery finished the renewal");
+        Interrupted::FinishedByRecovery(Done { finished_by_recovery: true })
+    } else {
+        Interrupted::Failed(error)
+    }
+}

@@ -1,0 +1,303 @@
+//! The renewal as a state machine, in the style of rustls' handshake: each state is a struct,
+//! each transition consumes it, and installing certificates takes a [`verify::Verified`] proof
+//! that only [`Requested::verify`] can make.
+//!
+//! ```text
+//! Opened --sign_in--> SignedIn --prepare (recovery, eligibility)--> Ready
+//!   --generate_keys--> KeysMade --build_requests--> Requested
+//!   Requested --verify--> Verified;  Requested + Verified --install--> Installed
+//!   Installed --retire_old--> Done;  Requested --cancel--> (pending keys removed)
+//! ```
+//!
+//! The card is the journal ([`recovery`]): new objects carry the pending label until they are
+//! complete and checked, and old objects go only after the new pair is in place. A step that
+//! fails takes the renewal with it after a best-effort clean-up; whatever the clean-up could not
+//! do, recovery finishes at the next sign-in.
+
+pub mod install;
+pub mod pairs;
+pub mod recovery;
+pub mod steps;
+pub mod verify;
+
+use crate::certs::csr::{build_request, RequestSigner};
+use crate::certs::window::PinGate;
+use crate::certs::{assess_card, CertificateInfo, Role};
+use crate::protocol::{ErrorCode, HostError};
+use crate::token::card::{BoxedCard, Card, KeyPairRefs, ObjectRef};
+use crate::token::keys::new_key_id;
+use crate::token::session::sign_in;
+use cryptoki::types::AuthPin;
+use pairs::{current_pairs, groups, pending_label, Group};
+use steps::{reach, ProgressSink, Step};
+use time::OffsetDateTime;
+
+/// A renewal's id on the wire: 128 random bits, hex.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenewalId(String);
+
+impl RenewalId {
+    fn new() -> Result<RenewalId, HostError> {
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes).map_err(|e| {
+            HostError::new(ErrorCode::InternalError, format!("no randomness for an id ({e})"))
+        })?;
+        Ok(RenewalId(bytes.iter().map(|b| format!("{b:02x}")).collect()))
+    }
+
+    /// The id as sent to the browser.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What a renewal needs from the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// Days before expiry from which a certificate may be renewed.
+    pub window_days: u32,
+}
+
+/// The working pair a role has now, which the renewal replaces.
+#[derive(Debug, Clone)]
+pub struct OldPair {
+    /// Its role.
+    pub role: Role,
+    /// Its objects and certificate.
+    pub group: Group,
+}
+
+impl OldPair {
+    /// The current certificate.
+    pub fn info(&self) -> Result<&CertificateInfo, HostError> {
+        self.group
+            .info
+            .as_ref()
+            .ok_or_else(|| HostError::new(ErrorCode::InternalError, "current pair without a certificate"))
+    }
+}
+
+/// A key pair made on the card for one role.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    /// Its role.
+    pub role: Role,
+    /// Its CKA_ID.
+    pub id: Vec<u8>,
+    /// Its objects.
+    pub keys: KeyPairRefs,
+    /// Its public key, as the card reported it.
+    pub public: p384::PublicKey,
+}
+
+/// A card session, not signed in yet.
+pub struct Opened {
+    card: BoxedCard,
+    settings: Settings,
+}
+
+/// Signed in.
+pub struct SignedIn {
+    card: BoxedCard,
+    settings: Settings,
+}
+
+/// Signed in, journal clean, card renewable; the pairs to replace are known.
+pub struct Ready {
+    card: BoxedCard,
+    old: Vec<OldPair>,
+}
+
+/// New key pairs on the card (pending).
+pub struct KeysMade {
+    card: BoxedCard,
+    old: Vec<OldPair>,
+    new: Vec<NewKey>,
+}
+
+/// One role's part of a renewal.
+#[derive(Debug, Clone)]
+pub struct RoleRenewal {
+    /// The pair being replaced.
+    pub old: OldPair,
+    /// The new key pair.
+    pub new: NewKey,
+    /// The request, DER.
+    pub csr: Vec<u8>,
+}
+
+/// Requests made; waiting for certificates (or a cancel). Holds the signed-in session, so the
+/// user types the passcode once.
+pub struct Requested {
+    id: RenewalId,
+    card: BoxedCard,
+    roles: Vec<RoleRenewal>,
+}
+
+impl Opened {
+    /// A renewal on `card`.
+    pub fn new(card: BoxedCard, settings: Settings) -> Opened {
+        Opened { card, settings }
+    }
+
+    /// Signs in (see [`crate::token::session::sign_in`]).
+    pub fn sign_in(
+        mut self,
+        pin: Option<&AuthPin>,
+        progress: ProgressSink<'_>,
+    ) -> Result<SignedIn, HostError> {
+        reach(progress, Step::Login, None);
+        sign_in(&mut *self.card, pin)?;
+        Ok(SignedIn { card: self.card, settings: self.settings })
+    }
+}
+
+impl SignedIn {
+    /// Finishes or rolls back any interrupted renewal, then checks that the card may be renewed
+    /// now and finds the pair of each role.
+    pub fn prepare(mut self, now: OffsetDateTime) -> Result<Ready, HostError> {
+        let mut objects = self.card.objects()?;
+        let plan = recovery::plan(&objects);
+        if !plan.is_empty() {
+            recovery::execute(&mut *self.card, &plan)?;
+            objects = self.card.objects()?;
+        }
+        let groups = groups(&objects);
+        let old: Vec<OldPair> =
+            current_pairs(&groups).into_iter().map(|(role, g)| OldPair { role, group: g.clone() }).collect();
+        let infos: Vec<CertificateInfo> = old.iter().filter_map(|p| p.group.info.clone()).collect();
+        let verdict = assess_card(
+            now,
+            &infos,
+            self.settings.window_days,
+            PinGate { locked: false, not_initialized: false },
+        );
+        if let Some(reason) = verdict.reason {
+            let mut error =
+                HostError::new(ErrorCode::NotRenewable, reason.describe()).with("reason", reason.as_str());
+            if !plan.is_empty() {
+                // The card held an interrupted renewal, now finished or undone.
+                error = error.with("recovered", true);
+            }
+            return Err(error);
+        }
+        Ok(Ready { card: self.card, old })
+    }
+}
+
+impl Ready {
+    /// The pairs that will be replaced.
+    pub fn old(&self) -> &[OldPair] {
+        &self.old
+    }
+
+    /// Generates one P-384 key pair per role on the card, with a new CKA_ID and the pending
+    /// label. On failure the keys made so far are removed (best effort).
+    pub fn generate_keys(mut self, progress: ProgressSink<'_>) -> Result<KeysMade, HostError> {
+        let total = self.old.len();
+        let mut new: Vec<NewKey> = Vec::with_capacity(total);
+        for (i, old) in self.old.iter().enumerate() {
+            reach(progress, Step::GenerateKey, Some((i + 1, total)));
+            match make_key(&mut *self.card, old.role) {
+                Ok(key) => new.push(key),
+                Err((error, half_made)) => {
+                    let mut made: Vec<KeyPairRefs> = new.iter().map(|k| k.keys).collect();
+                    made.extend(half_made);
+                    abandon(&mut *self.card, &made);
+                    return Err(error);
+                }
+            }
+        }
+        Ok(KeysMade { card: self.card, old: self.old, new })
+    }
+}
+
+/// Generates one key pair; on failure also returns the pair's objects if they exist.
+fn make_key(card: &mut dyn Card, role: Role) -> Result<NewKey, (HostError, Option<KeyPairRefs>)> {
+    let id = new_key_id().map_err(|e| (e, None))?;
+    let keys = card.generate_key_pair(&id, &pending_label(role)).map_err(|e| (e, None))?;
+    let public = card.public_key(keys.public).map_err(|e| (e, Some(keys)))?;
+    Ok(NewKey { role, id, keys, public })
+}
+
+/// Destroys new keys (best effort: what fails here, recovery removes at the next sign-in).
+fn abandon(card: &mut dyn Card, keys: &[KeyPairRefs]) {
+    for pair in keys {
+        for object in [pair.private, pair.public] {
+            if let Err(e) = card.destroy(object) {
+                log::warn!("could not remove a pending key ({}); recovery will at the next sign-in", e.code);
+                return;
+            }
+        }
+    }
+}
+
+/// The card, signing with one of its new keys.
+struct CardSigner<'c> {
+    card: &'c mut dyn Card,
+    key: ObjectRef,
+    public: p384::PublicKey,
+}
+
+impl RequestSigner for CardSigner<'_> {
+    fn public_key(&self) -> p384::PublicKey {
+        self.public
+    }
+
+    fn sign(&mut self, message: &[u8]) -> Result<p384::ecdsa::Signature, HostError> {
+        self.card.sign(self.key, message)
+    }
+}
+
+impl KeysMade {
+    /// Builds one request per role, signed on the card and verified before it is kept.
+    pub fn build_requests(mut self, progress: ProgressSink<'_>) -> Result<Requested, HostError> {
+        let total = self.new.len();
+        let mut roles = Vec::with_capacity(total);
+        for (i, (old, new)) in self.old.iter().zip(&self.new).enumerate() {
+            reach(progress, Step::BuildRequest, Some((i + 1, total)));
+            let built = old.info().and_then(|info| {
+                let mut signer =
+                    CardSigner { card: &mut *self.card, key: new.keys.private, public: new.public };
+                build_request(&info.subject_der, old.role, &mut signer)
+            });
+            match built {
+                Ok(csr) => roles.push(RoleRenewal { old: old.clone(), new: new.clone(), csr }),
+                Err(error) => {
+                    abandon(&mut *self.card, &self.new.iter().map(|k| k.keys).collect::<Vec<_>>());
+                    return Err(error);
+                }
+            }
+        }
+        let id = match RenewalId::new() {
+            Ok(id) => id,
+            Err(error) => {
+                abandon(&mut *self.card, &self.new.iter().map(|k| k.keys).collect::<Vec<_>>());
+                return Err(error);
+            }
+        };
+        Ok(Requested { id, card: self.card, roles })
+    }
+}
+
+impl Requested {
+    /// The renewal's id.
+    pub fn id(&self) -> &RenewalId {
+        &self.id
+    }
+
+    /// One entry per role: the requests to send to the CA.
+    pub fn roles(&self) -> &[RoleRenewal] {
+        &self.roles
+    }
+
+    /// Removes the pending keys; the old pairs are untouched.
+    pub fn cancel(mut self) -> Result<(), HostError> {
+        for role in &self.roles {
+            for object in [role.new.keys.private, role.new.keys.public] {
+                self.card.destroy(object)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,174 @@
+//! Recovery: the card is the journal. Objects of an unfinished renewal carry the pending label
+//! (`cis-renew pending <role>`) and a fresh CKA_ID; an old pair that outlived its successor
+//! shares a role and subject with a newer complete pair. [`plan`] reads that state and says
+//! what to do; [`recover`] does it. See docs/renewal.md for the reasoning.
+//!
+//! - When every pending group has its certificate, which parses and matches its key pair (both
+//!   keys present), the renewal is **rolled forward**: its objects take their final labels
+//!   (keys first, the certificate last).
+//! - Otherwise (a certificate not written yet, or one that does not fit) every pending group is
+//!   **rolled back**: its objects are destroyed. A renewal is all or nothing.
+//! - Then, per role, every group with the same subject that is older than the newest complete
+//!   pair is **retired** (keys first, the certificate last, so the certificate keeps marking
+//!   what is left if this is interrupted too).
+//!
+//! Every action follows the same order as a renewal itself, so recovery interrupted at any
+//! point leaves a state that recovery handles again. Private keys are visible only after login:
+//! without it recovery could mistake a complete new pair for a broken one, so it runs only on a
+//! signed-in card ([`crate::renewal::SignedIn`]), and the status only reports that the card
+//! looks interrupted ([`looks_interrupted`]).
+
+use super::pairs::{final_label, groups, is_pending, Group, RENEWED_ROLES};
+use crate::certs::{parse_certificate, Role};
+use crate::protocol::HostError;
+use crate::token::card::{Card, CardObject, ObjectKind, ObjectRef};
+
+/// One step of recovery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Give an object its final label.
+    Relabel {
+        /// The object.
+        object: ObjectRef,
+        /// Its class (for logs).
+        kind: ObjectKind,
+        /// The new label.
+        label: String,
+    },
+    /// Destroy an object.
+    Destroy {
+        /// The object.
+        object: ObjectRef,
+        /// Its class (for logs).
+        kind: ObjectKind,
+    },
+}
+
+/// What recovery will do, and what it means.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// The steps, in order.
+    pub actions: Vec<Action>,
+    /// CKA_IDs of pending pairs that will become the working pairs.
+    pub rolled_forward: Vec<Vec<u8>>,
+    /// CKA_IDs of pending groups that will be removed.
+    pub rolled_back: Vec<Vec<u8>>,
+    /// CKA_IDs of old pairs that will be retired.
+    pub retired: Vec<Vec<u8>>,
+}
+
+impl Plan {
+    /// Nothing to do: the card is clean.
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty()
+    }
+}
+
+/// Reads the journal from a signed-in card's objects.
+pub fn plan(objects: &[CardObject]) -> Plan {
+    let groups = groups(objects);
+    let mut plan = Plan::default();
+    let mut forward: Vec<&Group> = Vec::new();
+    // All pending groups belong to one renewal (each renewal starts by recovering). Its
+    // certificates are all written before any object is relabelled, so either every pending
+    // group is complete (the renewal reached its install step: finish it) or the renewal is
+    // undone as a whole, and a card never ends up with one role renewed and the other not.
+    let pending: Vec<&Group> = groups.iter().filter(|g| g.pending()).collect();
+    let all_complete =
+        pending.iter().all(|g| g.complete() && g.role().is_some_and(|r| RENEWED_ROLES.contains(&r)));
+    if all_complete {
+        forward = pending;
+    } else {
+        for group in pending {
+            plan.rolled_back.push(group.id.clone());
+            plan.actions.extend(group.objects().map(|o| Action::Destroy { object: o.handle, kind: o.kind }));
+        }
+    }
+    for group in &forward {
+        let role = group.role().unwrap_or(Role::Other);
+        let old = same_subject_older(&groups, group, true).into_iter().max_by_key(|g| g.newness());
+        plan.rolled_forward.push(group.id.clone());
+        for object in group.objects().filter(|o| is_pending(&o.label)) {
+            let label = final_label(old, object.kind, role);
+            plan.actions.push(Action::Relabel { object: object.handle, kind: object.kind, label });
+        }
+    }
+    // After rolling forward, the forwarded groups count as working pairs.
+    for role in RENEWED_ROLES {
+        let forwarded = |g: &Group| forward.iter().any(|f| f.id == g.id);
+        // On equal validity (certificates issued within the same second) the pair being rolled
+        // forward counts as the newer one.
+        let newest = groups
+            .iter()
+            .filter(|g| g.role() == Some(role) && g.complete() && (!g.pending() || forwarded(g)))
+            .max_by_key(|g| (g.newness(), forwarded(g)));
+        let Some(newest) = newest else { continue };
+        for old in same_subject_older(&groups, newest, forwarded(newest)) {
+            plan.retired.push(old.id.clone());
+            plan.actions.extend(old.objects().map(|o| Action::Destroy { object: o.handle, kind: o.kind }));
+        }
+    }
+    plan
+}
+
+/// Non-pending groups with `newer`'s role and subject whose certificate is older: strictly, or
+/// equally old when `newer` is a renewal being rolled forward.
+fn same_subject_older<'g>(groups: &'g [Group], newer: &Group, newer_is_renewal: bool) -> Vec<&'g Group> {
+    let (Some(info), Some(newness)) = (&newer.info, newer.newness()) else {
+        return Vec::new();
+    };
+    groups
+        .iter()
+        .filter(|g| g.id != newer.id && !g.pending())
+        .filter(|g| {
+            g.info.as_ref().is_some_and(|i| i.role == info.role && i.subject_der == info.subject_der)
+                && g.newness().is_some_and(|n| n < newness || (newer_is_renewal && n == newness))
+        })
+        .collect()
+}
+
+/// Runs recovery on a signed-in card. Returns what was done.
+pub fn recover(card: &mut dyn Card) -> Result<Plan, HostError> {
+    let objects = card.objects()?;
+    let plan = plan(&objects);
+    execute(card, &plan)?;
+    Ok(plan)
+}
+
+/// Carries out a plan, in order.
+pub fn execute(card: &mut dyn Card, plan: &Plan) -> Result<(), HostError> {
+    if plan.is_empty() {
+        return Ok(());
+    }
+    log::info!(
+        "recovering an interrupted renewal: {} pair(s) forward, {} group(s) back, {} old pair(s) retired",
+        plan.rolled_forward.len(),
+        plan.rolled_back.len(),
+        plan.retired.len()
+    );
+    for action in &plan.actions {
+        match action {
+            Action::Relabel { object, label, .. } => card.set_label(*object, label)?,
+            Action::Destroy { object, .. } => card.destroy(*object)?,
+        }
+    }
+    Ok(())
+}
+
+/// Whether public objects (all the status can see without login) show an interrupted renewal:
+/// pending objects, or two certificates of one role and subject.
+pub fn looks_interrupted(pending_public_objects: usize, certificates: &[(String, Vec<u8>)]) -> bool {
+    if pending_public_objects > 0 {
+        return true;
+    }
+    let infos: Vec<_> = certificates
+        .iter()
+        .filter(|(label, _)| !is_pending(label))
+        .filter_map(|(_, der)| parse_certificate(der).ok())
+        .filter(|i| RENEWED_ROLES.contains(&i.role))
+        .collect();
+    infos
+        .iter()
+        .enumerate()
+        .any(|(i, a)| infos[i + 1..].iter().any(|b| a.role == b.role && a.subject_der == b.subject_der))
+}
