@@ -111,7 +111,7 @@ pub struct CertificateEntry {
     pub not_before: String,
     /// RFC 3339.
     pub not_after: String,
-    /// Whole days until expiry (negative once expired).
+    /// Whole days until expiry, rounded toward zero (so -1 once expired by a day).
     pub days_left: i64,
     /// Within the renewal window.
     pub renewable: bool,
@@ -248,7 +248,7 @@ fn card_report(
                 serial: c.serial.clone(),
                 not_before: rfc3339(c.not_before),
                 not_after: rfc3339(c.not_after),
-                days_left: (c.not_after - now).whole_seconds().div_euclid(86_400),
+                days_left: (c.not_after - now).whole_days(),
                 renewable: assess_certificate(now, c.not_after, window) == Eligibility::Due,
             })
             .collect(),
