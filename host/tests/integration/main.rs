@@ -6,6 +6,7 @@
 mod bed;
 mod util;
 
+mod catalogue;
 mod cli;
 mod config;
 mod protocol;
