@@ -32,7 +32,7 @@ suite "cargo fmt" cargo fmt --all -- --check
 suite "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 suite "cargo build (binaries the tests spawn)" cargo build --workspace --bins --locked
 export CIS_TESTBED_BIN="$ROOT/target/debug/cis-testbed"
-suite "cargo test" cargo test --workspace --locked
+suite "cargo test" cargo test --workspace --locked --no-fail-fast
 suite "host builds for Windows (x86_64-pc-windows-gnu)" \
   cargo build -p cis-renew-host --target x86_64-pc-windows-gnu --locked
 

@@ -164,8 +164,8 @@ impl CryptokiCard {
 
     /// Remembers a handle and returns its reference.
     pub(super) fn remember(&mut self, handle: ObjectHandle) -> ObjectRef {
-        self.handles.insert(handle.handle(), handle);
-        ObjectRef(handle.handle())
+        self.handles.insert(handle_value(handle), handle);
+        ObjectRef(handle_value(handle))
     }
 
     /// The cryptoki handle for a reference this card handed out.
@@ -229,4 +229,11 @@ impl Card for CryptokiCard {
         self.ensure_present()?;
         self.destroy_object(object)
     }
+}
+
+/// A handle's number. CK_OBJECT_HANDLE is a CK_ULONG: 64 bits on Linux and macOS, but 32 on
+/// Windows, where the conversion is real (the lint only sees the 64-bit build).
+#[allow(clippy::useless_conversion)]
+fn handle_value(handle: ObjectHandle) -> u64 {
+    u64::from(handle.handle())
 }
