@@ -2,23 +2,31 @@
 //! print readable tables, or the protocol's JSON with `--json`.
 
 use crate::config::Config;
+use crate::deploy;
 use crate::handlers::status::{status, StatusReport};
 use crate::logging;
 use crate::services::Services;
 use std::fmt::Write as _;
 
 /// Subcommand names; a browser never passes a bare word as the first argument.
-pub const SUBCOMMANDS: [&str; 5] = ["status", "help", "--help", "-h", "--version"];
+pub const SUBCOMMANDS: [&str; 9] =
+    ["status", "install", "uninstall", "manifests", "doctor", "help", "--help", "-h", "--version"];
 
 const USAGE: &str = "\
 cis-renew-host: renews NHS smartcard certificates; browsers start it as a native-messaging host.
 
 Usage:
   cis-renew-host status [--json]   Show the readers, the managed reader and the card in it
+{DEPLOY}
   cis-renew-host help              Show this text
   cis-renew-host --version         Show the version
 
 Configuration: the file in CIS_RENEW_CONFIG, else the system file (see docs/configuration.md).";
+
+/// The help text, with the deployment subcommands spliced in.
+fn usage() -> String {
+    USAGE.replace("{DEPLOY}", deploy::cli::USAGE)
+}
 
 /// Runs a subcommand; returns the exit code.
 pub fn run(args: &[String]) -> i32 {
@@ -28,12 +36,16 @@ pub fn run(args: &[String]) -> i32 {
             0
         }
         Some("status") => run_status(&args[1..]),
+        Some("install") => deploy::cli::run_install(&args[1..], false),
+        Some("uninstall") => deploy::cli::run_install(&args[1..], true),
+        Some("manifests") => deploy::cli::run_manifests(&args[1..]),
+        Some("doctor") => deploy::cli::run_doctor(&args[1..]),
         Some("help" | "--help" | "-h") => {
-            println!("{USAGE}");
+            println!("{}", usage());
             0
         }
         _ => {
-            eprintln!("{USAGE}");
+            eprintln!("{}", usage());
             2
         }
     }

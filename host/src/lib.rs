@@ -11,6 +11,7 @@ pub mod certs;
 pub mod cli;
 pub mod config;
 pub mod controller;
+pub mod deploy;
 pub mod handlers;
 pub mod logging;
 pub mod protocol;

@@ -1,0 +1,439 @@
+//! `install` and `uninstall`: register the host with the browsers, or take it away.
+//!
+//! A [`Target`] says what (browsers, scope, the executable, store IDs) and the OS; a plan turns
+//! it into [`Action`]s (write or remove a manifest file, set or delete a registry key), and
+//! [`apply`] carries them out. Plans are plain data, so the Windows plan is tested on Linux.
+//!
+//! Files are written next to their final name and renamed over it, so a browser never reads a
+//! half-written manifest. Running twice changes nothing the second time. A lack of rights is
+//! reported as [`DeployError::NeedsRights`] with what to do instead.
+
+use super::locations::{self, manifest_dirs, manifest_file_name, registry_keys, Os, RegistryKey, Scope};
+use super::manifest::{Browser, HostManifest, StoreIds};
+use super::registry::Registry;
+use std::fmt;
+use std::io::{self, Write};
+use std::path::{Component, Path, PathBuf};
+
+/// The places that depend on who runs the command.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    /// The home directory (Linux and macOS per-user places).
+    pub home: Option<PathBuf>,
+    /// `%ProgramData%` (Windows system manifests).
+    pub program_data: Option<String>,
+    /// `%LOCALAPPDATA%` (Windows per-user manifests).
+    pub local_app_data: Option<String>,
+}
+
+impl Env {
+    /// Reads the environment of this process.
+    pub fn from_process() -> Env {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Env {
+            home: var("HOME").map(PathBuf::from),
+            program_data: var("ProgramData"),
+            local_app_data: var("LOCALAPPDATA"),
+        }
+    }
+}
+
+/// What to register.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The OS whose places are used.
+    pub os: Os,
+    /// Whole machine or one person.
+    pub scope: Scope,
+    /// Which browsers.
+    pub browsers: Vec<Browser>,
+    /// The host executable the manifests name.
+    pub exe: String,
+    /// Store IDs to allow besides the fixed one.
+    pub ids: StoreIds,
+    /// Home and Windows folders.
+    pub env: Env,
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Write a manifest file (atomically).
+    WriteFile {
+        /// Where.
+        path: PathBuf,
+        /// The manifest text.
+        text: String,
+    },
+    /// Remove a manifest file, and its folder when that is left empty.
+    RemoveFile {
+        /// Where.
+        path: PathBuf,
+    },
+    /// Point a registry key's default value at a manifest file.
+    SetKey {
+        /// Which key.
+        key: RegistryKey,
+        /// The manifest's path.
+        value: String,
+    },
+    /// Delete a registry key.
+    DeleteKey {
+        /// Which key.
+        key: RegistryKey,
+    },
+}
+
+/// What one action did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Created or replaced.
+    Written(String),
+    /// Already as wanted.
+    Unchanged(String),
+    /// Removed.
+    Removed(String),
+    /// Nothing was there.
+    Absent(String),
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Written(what) => write!(f, "wrote      {what}"),
+            Outcome::Unchanged(what) => write!(f, "unchanged  {what}"),
+            Outcome::Removed(what) => write!(f, "removed    {what}"),
+            Outcome::Absent(what) => write!(f, "not there  {what}"),
+        }
+    }
+}
+
+/// Why install or uninstall stopped.
+#[derive(Debug)]
+pub enum DeployError {
+    /// The command lacks the rights to change `what`.
+    NeedsRights {
+        /// The file or key.
+        what: String,
+    },
+    /// Anything else that failed on `what`.
+    Io {
+        /// The file or key.
+        what: String,
+        /// The cause.
+        error: io::Error,
+    },
+    /// The command line or environment cannot work.
+    Usage(String),
+}
+
+impl fmt::Display for DeployError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeployError::NeedsRights { what } => write!(
+                f,
+                "Changing {what} needs administrator rights. Run this as root (sudo) or as an \
+                 administrator, or use --user to register the host for yourself only."
+            ),
+            DeployError::Io { what, error } => write!(f, "Could not change {what}: {error}."),
+            DeployError::Usage(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for DeployError {}
+
+fn io_error(what: &Path, error: io::Error) -> DeployError {
+    let what = what.display().to_string();
+    match error.kind() {
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
+            DeployError::NeedsRights { what }
+        }
+        _ => DeployError::Io { what, error },
+    }
+}
+
+fn registry_error(key: &RegistryKey, error: io::Error) -> DeployError {
+    let what = key.to_string();
+    match error.kind() {
+        io::ErrorKind::PermissionDenied => DeployError::NeedsRights { what },
+        _ => DeployError::Io { what, error },
+    }
+}
+
+/// The manifest file for each browser (Linux and macOS: every directory the browser reads).
+fn manifest_files(target: &Target, browser: Browser) -> Result<Vec<PathBuf>, DeployError> {
+    match target.os {
+        Os::Windows => {
+            let (base, name) = match target.scope {
+                Scope::System => (&target.env.program_data, "ProgramData"),
+                Scope::User => (&target.env.local_app_data, "LOCALAPPDATA"),
+            };
+            let base = base.as_deref().ok_or_else(|| DeployError::Usage(format!("%{name}% is not set")))?;
+            Ok(vec![PathBuf::from(locations::windows_manifest_file(base, browser))])
+        }
+        os => {
+            let home = match (target.scope, &target.env.home) {
+                (Scope::User, None) => {
+                    return Err(DeployError::Usage("HOME is not set; it is needed for --user".into()))
+                }
+                (_, home) => home.clone().unwrap_or_default(),
+            };
+            Ok(manifest_dirs(os, target.scope, browser, &home)
+                .into_iter()
+                .map(|dir| dir.join(manifest_file_name()))
+                .collect())
+        }
+    }
+}
+
+/// The steps that register the host: files first, then the keys that point at them.
+pub fn install_plan(target: &Target) -> Result<Vec<Action>, DeployError> {
+    target.ids.validate().map_err(DeployError::Usage)?;
+    let mut files = Vec::new();
+    let mut keys = Vec::new();
+    for &browser in &target.browsers {
+        let text = HostManifest::for_browser(browser, &target.exe, &target.ids).to_text();
+        for path in manifest_files(target, browser)? {
+            if target.os == Os::Windows {
+                for key in registry_keys(target.scope, browser) {
+                    keys.push(Action::SetKey { key, value: path.display().to_string() });
+                }
+            }
+            files.push(Action::WriteFile { path, text: text.clone() });
+        }
+    }
+    files.extend(keys);
+    Ok(files)
+}
+
+/// The steps that unregister the host: keys first, so no key ever points at a missing file.
+pub fn uninstall_plan(target: &Target) -> Result<Vec<Action>, DeployError> {
+    let mut keys = Vec::new();
+    let mut files = Vec::new();
+    for &browser in &target.browsers {
+        if target.os == Os::Windows {
+            keys.extend(
+                registry_keys(target.scope, browser).into_iter().map(|key| Action::DeleteKey { key }),
+            );
+        }
+        files.extend(manifest_files(target, browser)?.into_iter().map(|path| Action::RemoveFile { path }));
+    }
+    keys.extend(files);
+    Ok(keys)
+}
+
+/// `path` inside `root` (tests and package staging): `/etc/x` becomes `ROOT/etc/x`.
+pub fn rooted(root: Option<&Path>, path: &Path) -> PathBuf {
+    match root {
+        None => path.to_path_buf(),
+        Some(root) => {
+            let mut out = root.to_path_buf();
+            for part in path.components() {
+                if let Component::Normal(part) = part {
+                    out.push(part);
+                }
+            }
+            out
+        }
+    }
+}
+
+/// Carries out a plan, stopping at the first failure (each step is whole, so running the
+/// command again after fixing the cause finishes the job).
+pub fn apply(
+    actions: &[Action],
+    root: Option<&Path>,
+    registry: &mut dyn Registry,
+) -> Result<Vec<Outcome>, DeployError> {
+    let mut outcomes = Vec::new();
+    for action in actions {
+        let outcome = match action {
+            Action::WriteFile { path, text } => {
+                let path = rooted(root, path);
+                let shown = path.display().to_string();
+                if write_atomic(&path, text).map_err(|e| io_error(&path, e))? {
+                    Outcome::Written(shown)
+                } else {
+                    Outcome::Unchanged(shown)
+                }
+            }
+            Action::RemoveFile { path } => {
+                let path = rooted(root, path);
+                let shown = path.display().to_string();
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {
+                        // Leave the folder only if something else lives there; the error when it
+                        // is not empty is the signal, so it is ignored.
+                        if let Some(dir) = path.parent() {
+                            let _ = std::fs::remove_dir(dir);
+                        }
+                        Outcome::Removed(shown)
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Outcome::Absent(shown),
+                    Err(e) => return Err(io_error(&path, e)),
+                }
+            }
+            Action::SetKey { key, value } => {
+                let current = registry.get(key).map_err(|e| registry_error(key, e))?;
+                if current.as_deref() == Some(value.as_str()) {
+                    Outcome::Unchanged(format!("{key} = {value}"))
+                } else {
+                    registry.set(key, value).map_err(|e| registry_error(key, e))?;
+                    Outcome::Written(format!("{key} = {value}"))
+                }
+            }
+            Action::DeleteKey { key } => {
+                if registry.delete(key).map_err(|e| registry_error(key, e))? {
+                    Outcome::Removed(key.to_string())
+                } else {
+                    Outcome::Absent(key.to_string())
+                }
+            }
+        };
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
+}
+
+/// Writes `text` to `path` through a temporary file in the same folder and a rename; `false`
+/// when the file already held exactly `text`.
+pub fn write_atomic(path: &Path, text: &str) -> io::Result<bool> {
+    if std::fs::read(path).map(|current| current == text.as_bytes()).unwrap_or(false) {
+        return Ok(false);
+    }
+    let dir = path.parent().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no parent folder"))?;
+    create_dirs(dir)?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let written = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(text.as_bytes())?;
+        // Browsers run as the signed-in person: the manifest must be readable by all whatever
+        // the installer's umask.
+        set_mode(&temp, 0o644)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&temp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written.map(|()| true)
+}
+
+#[cfg(unix)]
+fn create_dirs(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o755).create(dir)
+}
+
+#[cfg(not(unix))]
+fn create_dirs(dir: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_path: &Path, _mode: u32) -> io::Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deploy::locations::{Hive, View};
+    use crate::deploy::registry::MemoryRegistry;
+
+    fn windows_target(scope: Scope) -> Target {
+        Target {
+            os: Os::Windows,
+            scope,
+            browsers: Browser::ALL.to_vec(),
+            exe: "C:\\Program Files\\cis-renew\\cis-renew-host.exe".into(),
+            ids: StoreIds::default(),
+            env: Env {
+                home: None,
+                program_data: Some("C:\\ProgramData".into()),
+                local_app_data: Some("C:\\Users\\a\\AppData\\Local".into()),
+            },
+        }
+    }
+
+    #[test]
+    fn install_plan_windows_system_points_every_key_at_its_file() {
+        let plan = install_plan(&windows_target(Scope::System)).expect("plan");
+        let keys: Vec<(String, String)> = plan
+            .iter()
+            .filter_map(|a| match a {
+                Action::SetKey { key, value } => Some((key.to_string(), value.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(keys.len(), 5, "{keys:?}");
+        assert!(keys.contains(&(
+            "HKLM\\Software\\WOW6432Node\\Mozilla\\NativeMessagingHosts\\uk.nhs.cis_renew".into(),
+            "C:\\ProgramData\\cis-renew\\manifests\\firefox.json".into()
+        )));
+        // Every file is written before the first key that points at it.
+        let first_key = plan.iter().position(|a| matches!(a, Action::SetKey { .. })).expect("keys");
+        assert!(plan[..first_key].iter().all(|a| matches!(a, Action::WriteFile { .. })));
+        assert_eq!(first_key, 4);
+    }
+
+    #[test]
+    fn apply_windows_user_plan_sets_then_deletes_hkcu_keys() {
+        let target = windows_target(Scope::User);
+        let mut registry = MemoryRegistry::default();
+        let dir = tempfile::tempdir().expect("tmp");
+        apply(&install_plan(&target).expect("plan"), Some(dir.path()), &mut registry).expect("install");
+        assert_eq!(registry.keys.len(), 4);
+        assert!(registry.keys.keys().all(|k| k.hive == Hive::CurrentUser && k.view == View::Native));
+        let again =
+            apply(&install_plan(&target).expect("plan"), Some(dir.path()), &mut registry).expect("again");
+        assert!(again.iter().all(|o| matches!(o, Outcome::Unchanged(_))), "{again:?}");
+        apply(&uninstall_plan(&target).expect("plan"), Some(dir.path()), &mut registry).expect("uninstall");
+        assert!(registry.keys.is_empty());
+    }
+
+    #[test]
+    fn uninstall_plan_deletes_keys_before_files() {
+        let plan = uninstall_plan(&windows_target(Scope::System)).expect("plan");
+        let last_key = plan.iter().rposition(|a| matches!(a, Action::DeleteKey { .. })).expect("keys");
+        let first_file = plan.iter().position(|a| matches!(a, Action::RemoveFile { .. })).expect("files");
+        assert!(last_key < first_file);
+    }
+
+    #[test]
+    fn install_plan_user_without_home_is_a_usage_error() {
+        let target =
+            Target { os: Os::Linux, scope: Scope::User, env: Env::default(), ..windows_target(Scope::User) };
+        assert!(matches!(install_plan(&target), Err(DeployError::Usage(_))));
+    }
+
+    #[test]
+    fn rooted_moves_absolute_paths_inside_root() {
+        assert_eq!(
+            rooted(Some(Path::new("/tmp/r")), Path::new("/etc/x/y.json")),
+            PathBuf::from("/tmp/r/etc/x/y.json")
+        );
+        assert_eq!(rooted(None, Path::new("/etc/x")), PathBuf::from("/etc/x"));
+    }
+
+    #[test]
+    fn write_atomic_leaves_no_temp_file_and_reports_unchanged() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("a/b/m.json");
+        assert!(write_atomic(&path, "one").expect("write"));
+        assert!(!write_atomic(&path, "one").expect("same"));
+        assert!(write_atomic(&path, "two").expect("replace"));
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "two");
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("a/b")).expect("ls").collect();
+        assert_eq!(names.len(), 1);
+    }
+}

@@ -1,0 +1,10 @@
+//! Deployment: the host manifests, where each browser looks for them, registering the host
+//! (`install`/`uninstall`), generating the packaged manifests (`manifests`), and the self-check
+//! (`doctor`). docs/deployment.md is the guide for IT.
+
+pub mod cli;
+pub mod doctor;
+pub mod install;
+pub mod locations;
+pub mod manifest;
+pub mod registry;

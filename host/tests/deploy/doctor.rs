@@ -1,0 +1,249 @@
+//! `doctor` against a good install (real pcscd with two virtual readers, SoftHSM as the
+//! PKCS#11 module) and against each broken one; each break must fail its own check only.
+
+use crate::util::{host, host_bin, run};
+use cis_renew_testbed::readers::Pcscd;
+use cis_renew_testbed::token::{SoftHsm, SOFTHSM_MODULE};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Bed {
+    dir: tempfile::TempDir,
+    pcscd: Pcscd,
+    softhsm: SoftHsm,
+}
+
+impl Bed {
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    fn manifest(&self, dir: &str) -> PathBuf {
+        self.root().join(dir).join("uk.nhs.cis_renew.json")
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = host(self.dir.path(), args);
+        self.pcscd.configure(&mut cmd);
+        self.softhsm.configure(&mut cmd);
+        cmd
+    }
+
+    fn write_config(&self, config: &Value) {
+        std::fs::write(self.dir.path().join("host.json"), config.to_string()).expect("config");
+    }
+
+    fn good(&self) {
+        self.write_config(&json!({"pkcs11Module": SOFTHSM_MODULE, "logLevel": "off"}));
+        let root = self.root();
+        let _ = std::fs::remove_dir_all(&root);
+        let (code, _, err) = run(&mut self.cmd(&["install", "--root", root.to_str().expect("utf-8")]));
+        assert_eq!(code, 0, "{err}");
+    }
+
+    /// Runs `doctor --json`; returns the exit code and check name -> (status, detail).
+    fn doctor(&self, cmd: &mut Command) -> (i32, Value, Vec<(String, String, String)>) {
+        let (code, out, err) = run(cmd);
+        let report: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+        let checks = report["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .map(|c| {
+                let s = |k: &str| c[k].as_str().unwrap_or_default().to_string();
+                (s("check"), s("status"), s("detail"))
+            })
+            .collect();
+        (code, report, checks)
+    }
+
+    fn doctor_json(&self) -> (i32, Value, Vec<(String, String, String)>) {
+        self.doctor(&mut self.cmd(&["doctor", "--json", "--root", self.root().to_str().expect("utf-8")]))
+    }
+}
+
+fn failing(checks: &[(String, String, String)]) -> Vec<String> {
+    checks.iter().filter(|c| c.1 == "fail").map(|c| c.0.clone()).collect()
+}
+
+fn detail<'a>(checks: &'a [(String, String, String)], name: &str) -> &'a str {
+    checks.iter().find(|c| c.0 == name).map(|c| c.2.as_str()).unwrap_or_else(|| panic!("no check {name}"))
+}
+
+fn edit_manifest(path: &Path, key: &str, value: Value) {
+    let mut manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json");
+    manifest[key] = value;
+    std::fs::write(path, manifest.to_string()).expect("write");
+}
+
+#[test]
+fn doctor_good_install_then_each_break_fails_its_own_check() {
+    let bed = Bed {
+        dir: tempfile::tempdir().expect("tmp"),
+        pcscd: Pcscd::start().expect("pcscd with two vpcd readers"),
+        softhsm: SoftHsm::new().expect("softhsm"),
+    };
+
+    // Good install: everything passes, exit 0, readers and the managed reader are named.
+    bed.good();
+    let (code, report, checks) = bed.doctor_json();
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["ok"], true);
+    assert!(failing(&checks).is_empty(), "{checks:?}");
+    for browser in ["chrome", "chromium", "edge", "firefox"] {
+        let found = checks.iter().find(|c| c.0 == format!("manifest {browser}")).expect("browser checked");
+        assert_eq!(found.1, "ok", "{found:?}");
+    }
+    assert_eq!(report["managedReader"], "Virtual PCD 00 01");
+    assert_eq!(report["readers"].as_array().map(Vec::len), Some(2));
+    assert!(detail(&checks, "pkcs11 module").contains("libsofthsm2.so loads"), "{checks:?}");
+    assert!(detail(&checks, "smart card service").contains("2 reader(s)"));
+
+    // The table form says the same, for people.
+    let (code, text, _) = run(&mut bed.cmd(&["doctor", "--root", bed.root().to_str().expect("utf-8")]));
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("All checks passed.") && text.contains("manifest firefox"), "{text}");
+
+    type Break = Box<dyn Fn(&Bed)>;
+    let cases: Vec<(&str, Break, &str, &str)> = vec![
+        (
+            "missing manifest",
+            Box::new(|b: &Bed| {
+                std::fs::remove_file(b.manifest("etc/opt/edge/native-messaging-hosts")).expect("rm")
+            }),
+            "manifest edge",
+            "not registered",
+        ),
+        (
+            "wrong path",
+            Box::new(|b: &Bed| {
+                edit_manifest(
+                    &b.manifest("etc/opt/chrome/native-messaging-hosts"),
+                    "path",
+                    json!("/bin/true"),
+                )
+            }),
+            "manifest chrome",
+            "not at this program",
+        ),
+        (
+            "path to nothing",
+            Box::new(|b: &Bed| {
+                edit_manifest(
+                    &b.manifest("etc/chromium/native-messaging-hosts"),
+                    "path",
+                    json!("/nonexistent/host"),
+                )
+            }),
+            "manifest chromium",
+            "does not exist",
+        ),
+        (
+            "wrong ID",
+            Box::new(|b: &Bed| {
+                edit_manifest(
+                    &b.manifest("etc/opt/chrome/native-messaging-hosts"),
+                    "allowed_origins",
+                    json!(["chrome-extension://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/"]),
+                )
+            }),
+            "manifest chrome",
+            "none of which this host accepts",
+        ),
+        (
+            "wrong Firefox ID in the manifest Firefox uses first",
+            Box::new(|b: &Bed| {
+                edit_manifest(
+                    &b.manifest("usr/lib/mozilla/native-messaging-hosts"),
+                    "allowed_extensions",
+                    json!(["x@y"]),
+                )
+            }),
+            "manifest firefox",
+            "none of which this host accepts",
+        ),
+        (
+            "bad module path",
+            Box::new(|b: &Bed| {
+                b.write_config(&json!({"pkcs11Module": "/nonexistent/pkcs11.so", "logLevel": "off"}))
+            }),
+            "pkcs11 module",
+            "could not be loaded",
+        ),
+        (
+            "bad config",
+            Box::new(|b: &Bed| {
+                std::fs::write(b.dir.path().join("host.json"), "{\"pkcs11Modul\": 1}").expect("w")
+            }),
+            "config",
+            "pkcs11Modul",
+        ),
+    ];
+    for (name, break_it, check, needle) in &cases {
+        bed.good();
+        break_it(&bed);
+        let (code, report, checks) = bed.doctor_json();
+        assert_eq!(code, 1, "{name}: {report:#}");
+        assert_eq!(report["ok"], false, "{name}");
+        let mut expected = vec![check.to_string()];
+        if *check == "config" {
+            // With the config unreadable the defaults apply, and the default module is OpenSC's.
+            if !Path::new(&cis_renew_host::config::default_pkcs11_module()).exists() {
+                expected.push("pkcs11 module".into());
+            }
+        }
+        assert_eq!(failing(&checks), expected, "{name}: {checks:?}");
+        assert!(detail(&checks, check).contains(needle), "{name}: {}", detail(&checks, check));
+    }
+
+    // No pcscd: the service check fails, and says what to do.
+    bed.good();
+    let mut cmd = bed.cmd(&["doctor", "--json", "--root", bed.root().to_str().expect("utf-8")]);
+    cmd.env("PCSCLITE_CSOCK_NAME", bed.dir.path().join("nothing-here.comm"));
+    let (code, report, checks) = bed.doctor(&mut cmd);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(failing(&checks), ["smart card service"]);
+    assert!(detail(&checks, "smart card service").contains("PCSC_UNAVAILABLE"));
+    assert_eq!(report["readers"], json!([]));
+
+    // A per-user manifest shadows the system one: doctor checks the one the browser uses.
+    bed.good();
+    let (code, _, err) = run(&mut bed.cmd(&[
+        "install",
+        "--user",
+        "--browser",
+        "chromium",
+        "--exe",
+        "/bin/true",
+        "--root",
+        bed.root().to_str().expect("utf-8"),
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, checks) = bed.doctor_json();
+    assert_eq!(code, 1);
+    assert!(detail(&checks, "manifest chromium").contains(".config/chromium"), "{checks:?}");
+    assert!(host_bin().is_file());
+}
+
+#[test]
+fn doctor_only_checks_the_browsers_asked_for() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = dir.path().join("root");
+    let root_s = root.to_str().expect("utf-8");
+    assert_eq!(run(&mut host(dir.path(), &["install", "--browser", "firefox", "--root", root_s])).0, 0);
+    let (_, out, err) =
+        run(&mut host(dir.path(), &["doctor", "--json", "--browser", "firefox", "--root", root_s]));
+    let report: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+    let names: Vec<&str> =
+        report["checks"].as_array().expect("checks").iter().filter_map(|c| c["check"].as_str()).collect();
+    assert!(names.contains(&"manifest firefox") && !names.contains(&"manifest chrome"), "{names:?}");
+    let firefox = report["checks"]
+        .as_array()
+        .expect("c")
+        .iter()
+        .find(|c| c["check"] == "manifest firefox")
+        .expect("ff");
+    assert_eq!(firefox["status"], "ok", "{firefox}");
+}

@@ -1,0 +1,8 @@
+//! Deployment tests (issue 6): the real `cis-renew-host` binary registering itself into a temp
+//! root, the committed manifests and docs table matching the code, `doctor` against a good
+//! install and each broken one, and the group-policy templates and example policy files.
+
+mod doctor;
+mod install;
+mod manifests;
+mod util;

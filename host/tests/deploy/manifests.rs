@@ -1,0 +1,45 @@
+//! The committed manifests and the docs' location table are generated from the code; these
+//! tests fail when either drifts (regenerate with `cis-renew-host manifests --out manifests`).
+
+use crate::util::{files_under, host, repo_root, run};
+use cis_renew_host::deploy::locations::markdown_table;
+
+#[test]
+fn committed_manifests_equal_the_generated_ones() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("out");
+    let (code, _, err) = run(&mut host(dir.path(), &["manifests", "--out", out.to_str().expect("utf-8")]));
+    assert_eq!(code, 0, "{err}");
+    let committed = repo_root().join("manifests");
+    let generated = files_under(&out);
+    assert_eq!(generated.len(), 12);
+    assert_eq!(files_under(&committed), generated, "manifests/ has exactly the generated files");
+    for file in generated {
+        let want = std::fs::read_to_string(out.join(&file)).expect("generated");
+        let have = std::fs::read_to_string(committed.join(&file)).expect("committed");
+        assert_eq!(have, want, "manifests/{file} is stale: run `cis-renew-host manifests --out manifests`");
+    }
+}
+
+#[test]
+fn manifests_with_os_and_exe_write_that_path() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("out");
+    let args = ["manifests", "--os", "linux", "--exe", "/opt/x/host", "--out", out.to_str().expect("utf-8")];
+    let (code, _, err) = run(&mut host(dir.path(), &args));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(files_under(&out), ["chrome.json", "chromium.json", "edge.json", "firefox.json"]);
+    assert_eq!(crate::util::read_json(&out.join("edge.json"))["path"], "/opt/x/host");
+    let (code, _, _) = run(&mut host(dir.path(), &["manifests", "--exe", "/x", "--out", "y"]));
+    assert_eq!(code, 2, "--exe without --os is refused (paths differ per OS)");
+}
+
+#[test]
+fn docs_deployment_holds_the_location_table_from_the_code() {
+    let doc = std::fs::read_to_string(repo_root().join("docs/deployment.md")).expect("docs/deployment.md");
+    let table = markdown_table();
+    assert!(
+        doc.contains(&table),
+        "docs/deployment.md must contain the table from deploy::locations::markdown_table():\n{table}"
+    );
+}
