@@ -12,6 +12,7 @@ APT_PACKAGES=(
   chromium                                       # the real browser for end-to-end tests
   iproute2 util-linux openssl sqlite3 dpkg-dev   # namespaces, certificate checks, .deb building
   gcc-mingw-w64-x86-64 wixl msitools             # the Windows host build and the MSI
+  wine wine64                                    # installs and runs the MSI in the installer tests
 )
 
 missing=()

@@ -43,3 +43,15 @@ fn docs_deployment_holds_the_location_table_from_the_code() {
         "docs/deployment.md must contain the table from deploy::locations::markdown_table():\n{table}"
     );
 }
+
+#[test]
+fn packaged_default_configs_are_valid_host_configs() {
+    use cis_renew_host::config::Config;
+    for os in ["linux", "macos", "windows"] {
+        let path = repo_root().join("installer").join(os).join("host.json");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let config = Config::parse(&text, &path).unwrap_or_else(|e| panic!("{os}: {e}"));
+        assert_eq!(config.allowed_origins, Config::default().allowed_origins, "{os}");
+        assert_eq!(config.renewal_window_days, 90, "{os}");
+    }
+}

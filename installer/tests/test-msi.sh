@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# The Windows MSI (issue 6): builds it, asserts its tables with msiinfo, then under wine: silent
+# install, the HKLM keys for Chrome, Chromium, Edge and Firefox (and WOW6432Node for 32-bit
+# Firefox) pointing at the installed manifests, the installed .exe answering hello and reporting
+# PCSC_UNAVAILABLE (wine's WinSCard is a stub), doctor reading the registry, the IT properties,
+# an upgrade in place that keeps IT's config edits, a refused downgrade, a clean uninstall, and
+# the .exe's own `install`/`uninstall` writing HKCU and HKLM keys.
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+. "$repo/installer/tests/lib.sh"
+cd "$repo"
+
+echo "== MSI: build"
+t0=$(date +%s)
+cargo build --quiet --release -p cis-renew-host --target x86_64-pc-windows-gnu || { fail "windows build"; finish; exit 1; }
+exe="$repo/target/x86_64-pc-windows-gnu/release/cis-renew-host.exe"
+export CIS_RENEW_WIN_EXE="$exe"
+msi1=$(installer/windows/build.sh 1.0.0 | tail -n1) && msi2=$(installer/windows/build.sh 1.1.0 | tail -n1)
+check "MSI 1.0.0 and 1.1.0 built" test -s "$msi1" -a -s "$msi2"
+echo "   build took $(($(date +%s) - t0)) s"
+
+echo "== MSI: tables"
+export LC_ALL=C
+# msiinfo writes CRLF lines; the first three are the column names, types and table key.
+table() { msiinfo export "$msi1" "$1" | tr -d '\r' | tail -n +4; }
+files=$(table File | cut -f1,3 | sort | tr '\t\n' ':,')
+check_eq "File table: the exe, four manifests, the config" \
+  "DefaultConfig:host.json,HostExe:cis-renew-host.exe,ManifestChrome:chrome.json,ManifestChromium:chromium.json,ManifestEdge:edge.json,ManifestFirefox:firefox.json," \
+  "$files"
+components=$(table Component | awk -F'\t' '{print $1":"$3":"$4":"$5}' | sort | tr '\n' ',')
+check_eq "Component table: folders, 64-bit, and the 32-bit Firefox key" \
+  "DefaultConfig:CONFIGDIR:256:,HostExe:INSTALLDIR:256:,ManifestChrome:INSTALLDIR:256:,ManifestChromium:INSTALLDIR:256:,ManifestEdge:INSTALLDIR:256:,ManifestFirefox32:INSTALLDIR:4:,ManifestFirefox:INSTALLDIR:256:," \
+  "$components"
+registry=$(table Registry | awk -F'\t' '{print $2":"$3":"$4":"$5":"$6}' | sort | tr '\n' ',')
+check_eq "Registry table: HKLM keys for every browser, Firefox also 32-bit, remembered INSTALLDIR" \
+  "2:Software\\Chromium\\NativeMessagingHosts\\uk.nhs.cis_renew\\::[INSTALLDIR]chromium.json:ManifestChromium,2:Software\\Google\\Chrome\\NativeMessagingHosts\\uk.nhs.cis_renew\\::[INSTALLDIR]chrome.json:ManifestChrome,2:Software\\Microsoft\\Edge\\NativeMessagingHosts\\uk.nhs.cis_renew\\::[INSTALLDIR]edge.json:ManifestEdge,2:Software\\Mozilla\\NativeMessagingHosts\\uk.nhs.cis_renew\\::[INSTALLDIR]firefox.json:ManifestFirefox,2:Software\\Mozilla\\NativeMessagingHosts\\uk.nhs.cis_renew\\::[INSTALLDIR]firefox.json:ManifestFirefox32,2:Software\\cis-renew:InstallDir:[INSTALLDIR]:HostExe," \
+  "$registry"
+props=$(table Property | awk -F'\t' '$1 ~ /^(ALLUSERS|UpgradeCode|ProductVersion|ProductName|Manufacturer|ARPNOMODIFY)$/ {print $1"="$2}' | sort | tr '\n' ',')
+check_eq "Property table" \
+  "ALLUSERS=1,ARPNOMODIFY=1,Manufacturer=cis-renew,ProductName=cis-renew native host,ProductVersion=1.0.0,UpgradeCode={4574B3E9-146D-476D-886C-7D2DF27E8EF5}," \
+  "$props"
+upgrade=$(table Upgrade | awk -F'\t' '{print $2"-"$3":"$5":"$7}' | sort | tr '\n' ',')
+check_eq "Upgrade table: older versions replaced, newer detected (downgrade)" \
+  "-1.0.0:1:WIX_UPGRADE_DETECTED,1.0.0-:2:WIX_DOWNGRADE_DETECTED," "$upgrade"
+check "AppSearch reads the remembered INSTALLDIR back" sh -c \
+  "msiinfo export '$msi1' AppSearch | grep -q '^INSTALLDIR' && msiinfo export '$msi1' RegLocator | tr -d '\r' | grep -q 'Software.cis-renew.InstallDir'"
+check "LaunchCondition refuses a downgrade" sh -c "msiinfo export '$msi1' LaunchCondition | grep -q 'NOT WIX_DOWNGRADE_DETECTED'"
+seq=$(table InstallExecuteSequence | awk -F'\t' '$1=="RemoveExistingProducts"||$1=="InstallValidate"||$1=="InstallInitialize" {print $1"="$3}' | sort | tr '\n' ',')
+check_eq "the old version is removed between InstallValidate and InstallInitialize" \
+  "InstallInitialize=1500,InstallValidate=1400,RemoveExistingProducts=1401," "$seq"
+check "manifests in the MSI equal manifests/windows (relative path)" sh -c \
+  "grep -q '\"path\": \"cis-renew-host.exe\"' installer/out/stage-windows-1.0.0/chrome.json && cmp -s installer/out/stage-windows-1.0.0/firefox.json manifests/windows/firefox.json"
+check "the .exe imports only system DLLs (no mingw runtime to ship)" sh -c \
+  "x86_64-w64-mingw32-objdump -p '$exe' | awk '/DLL Name/ {print tolower(\$3)}' | sort -u | grep -vxE 'kernel32.dll|msvcrt.dll|ntdll.dll|winscard.dll|advapi32.dll|bcryptprimitives.dll|ws2_32.dll|userenv.dll|api-ms-win-core-synch-l1-2-0.dll' | (! grep .)"
+
+echo "== MSI: wine"
+if ! command -v wine >/dev/null; then fail "wine is installed (scripts/install-deps.sh)"; finish; exit 1; fi
+t1=$(date +%s)
+work=$(mktemp -d)
+export HOME="$work/home" WINEPREFIX="$work/prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=;winemenubuilder.exe=d"
+unset DISPLAY
+mkdir -p "$HOME"
+cleanup() { wineserver -k >/dev/null 2>&1; rm -rf "$work"; }
+trap cleanup EXIT
+# Start the server detached, or wine's helpers inherit our pipes and reads never see EOF.
+wineserver -p </dev/null >/dev/null 2>&1
+wine wineboot </dev/null >/dev/null 2>&1
+# Wine 8 lacks bcryptprimitives.dll (every Windows 10/11 has it; Rust's std imports ProcessPrng
+# from it): put a test-only stand-in into the prefix. See wine/bcryptprimitives.c.
+x86_64-w64-mingw32-gcc -O2 -shared -o "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" \
+  installer/tests/wine/bcryptprimitives.c installer/tests/wine/bcryptprimitives.def -ladvapi32
+echo "   prefix ready in $(($(date +%s) - t1)) s"
+pf="$WINEPREFIX/drive_c/Program Files/cis-renew"
+pd="$WINEPREFIX/drive_c/ProgramData/cis-renew"
+key_value() { wine reg query "$1" /ve 2>/dev/null | tr -d '\r' | awk -F'REG_SZ' 'NF>1 {sub(/^[ \t]+/, "", $2); print $2}'; }
+key_exists() { wine reg query "$1" >/dev/null 2>&1; }
+hosts_keys=(
+  'HKLM\Software\Google\Chrome\NativeMessagingHosts\uk.nhs.cis_renew|chrome.json'
+  'HKLM\Software\Chromium\NativeMessagingHosts\uk.nhs.cis_renew|chromium.json'
+  'HKLM\Software\Microsoft\Edge\NativeMessagingHosts\uk.nhs.cis_renew|edge.json'
+  'HKLM\Software\Mozilla\NativeMessagingHosts\uk.nhs.cis_renew|firefox.json'
+  'HKLM\Software\WOW6432Node\Mozilla\NativeMessagingHosts\uk.nhs.cis_renew|firefox.json'
+)
+arp_versions() {
+  wine reg query 'HKLM\Software\Microsoft\Windows\CurrentVersion\Uninstall' /s 2>/dev/null | tr -d '\r' |
+    awk '/DisplayName/ && /cis-renew native host/ {hit=1} /^HKEY/ {hit=0} hit && /DisplayVersion/ {print $3}' | sort | tr '\n' ' '
+}
+
+wine msiexec /i "$msi1" /qn </dev/null >/dev/null 2>&1
+check_eq "msiexec /i 1.0.0 /qn exits 0" 0 $?
+check "files installed" test -f "$pf/cis-renew-host.exe" -a -f "$pf/chrome.json" -a -f "$pf/chromium.json" -a -f "$pf/edge.json" -a -f "$pf/firefox.json" -a -f "$pd/host.json"
+for entry in "${hosts_keys[@]}"; do
+  key=${entry%|*} file=${entry#*|}
+  check_eq "$key -> installed $file" "C:\\Program Files\\cis-renew\\$file" "$(key_value "$key")"
+done
+frames=$(python3 installer/tests/nm_client.py --request '{"id":1,"command":"status"}' -- \
+  wine 'C:\Program Files\cis-renew\cis-renew-host.exe' chrome-extension://kfambhddimdfpaookgghehjdgahadkji/ 2>&1)
+check "installed .exe says hello first" sh -c "printf '%s\n' '$frames' | head -n1 | grep -q '\"type\": \"hello\"'"
+check "status reports PCSC_UNAVAILABLE as a typed error" sh -c "printf '%s\n' '$frames' | grep '\"id\": 1' | grep -q '\"code\": \"PCSC_UNAVAILABLE\"'"
+check "the host exits 0 when the port closes" sh -c "printf '%s\n' '$frames' | tail -n1 | grep -q '\"exit\": 0'"
+frames=$(python3 installer/tests/nm_client.py -- wine 'C:\Program Files\cis-renew\cis-renew-host.exe' chrome-extension://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/ 2>&1)
+check "an extension not allowed by the installed config is refused" sh -c "printf '%s\n' '$frames' | grep -q ORIGIN_NOT_ALLOWED"
+
+doctor=$(wine 'C:\Program Files\cis-renew\cis-renew-host.exe' doctor --json </dev/null 2>/dev/null | tr -d '\r')
+check "doctor under wine: every browser's registry key and manifest are ok" python3 -c '
+import json, sys
+r = json.loads(sys.argv[1])
+c = {x["check"]: x for x in r["checks"]}
+bad = [n for n in ("config", "manifest chrome", "manifest chromium", "manifest edge", "manifest firefox") if c[n]["status"] != "ok"]
+assert not bad, [c[n] for n in bad]
+assert "HKCU" not in c["manifest chrome"]["detail"] and "HKLM" in c["manifest chrome"]["detail"], c["manifest chrome"]
+assert c["smart card service"]["status"] == "fail" and "PCSC_UNAVAILABLE" in c["smart card service"]["detail"]
+assert r["ok"] is False
+' "$doctor"
+
+echo '{"logLevel": "debug"}' >"$pd/host.json"
+wine msiexec /i "$msi2" /qn </dev/null >/dev/null 2>&1
+check_eq "msiexec /i 1.1.0 (upgrade) exits 0" 0 $?
+check_eq "one Add/Remove entry, now 1.1.0" "1.1.0 " "$(arp_versions)"
+# The old version goes first (see the .wxs), so the shipped default comes back.
+check "the upgrade leaves the shipped default config" cmp -s "$pd/host.json" installer/windows/host.json
+check_eq "keys still point at the manifests after the upgrade" "C:\\Program Files\\cis-renew\\edge.json" \
+  "$(key_value 'HKLM\Software\Microsoft\Edge\NativeMessagingHosts\uk.nhs.cis_renew')"
+check "exe still installed after the upgrade" test -f "$pf/cis-renew-host.exe"
+
+wine msiexec /i "$msi1" /qn </dev/null >/dev/null 2>&1
+code=$?
+check "msiexec /i 1.0.0 over 1.1.0 (downgrade) is refused" test "$code" -ne 0
+check_eq "still 1.1.0 after the refused downgrade" "1.1.0 " "$(arp_versions)"
+
+wine msiexec /x "$msi2" /qn </dev/null >/dev/null 2>&1
+check_eq "msiexec /x exits 0" 0 $?
+check "no files left in Program Files or ProgramData" sh -c "! test -e '$pf' && ! test -e '$pd'"
+left=""
+for entry in "${hosts_keys[@]}" 'HKLM\Software\cis-renew|'; do key_exists "${entry%|*}" && left="$left ${entry%|*}"; done
+check_eq "no keys left" "" "$left"
+check_eq "no Add/Remove entry left" "" "$(arp_versions)"
+
+echo "== MSI: INSTALLDIR chosen by IT"
+wine msiexec /i "$msi2" /qn 'INSTALLDIR=C:\Tools\cis-renew\' </dev/null >/dev/null 2>&1
+check_eq "msiexec /i with INSTALLDIR exits 0" 0 $?
+check_eq "Chrome's key points into INSTALLDIR" 'C:\Tools\cis-renew\chrome.json' \
+  "$(key_value 'HKLM\Software\Google\Chrome\NativeMessagingHosts\uk.nhs.cis_renew')"
+frames=$(python3 installer/tests/nm_client.py -- wine 'C:\Tools\cis-renew\cis-renew-host.exe' 'C:\Tools\cis-renew\firefox.json' cis-renew@extension 2>&1)
+check "the host in INSTALLDIR says hello to Firefox's add-on ID" sh -c "printf '%s\n' '$frames' | head -n1 | grep -q hello"
+doctor=$(wine 'C:\Tools\cis-renew\cis-renew-host.exe' doctor --json --browser firefox </dev/null 2>/dev/null | tr -d '\r')
+check "doctor resolves the relative manifest path inside INSTALLDIR" python3 -c '
+import json, sys
+c = {x["check"]: x for x in json.loads(sys.argv[1])["checks"]}
+assert c["manifest firefox"]["status"] == "ok", c["manifest firefox"]
+' "$doctor"
+wine msiexec /x "$msi2" /qn </dev/null >/dev/null 2>&1
+check "uninstall removes INSTALLDIR" sh -c "! test -e '$WINEPREFIX/drive_c/Tools/cis-renew'"
+
+echo "== the .exe registers itself (install/uninstall under wine)"
+cp "$exe" "$work/home/cis-renew-host.exe"
+exe_win=$(wine winepath -w "$work/home/cis-renew-host.exe" 2>/dev/null | tr -d '\r')
+wine "$exe_win" install --user --browser chrome,firefox </dev/null >/dev/null 2>&1
+check_eq "install --user exits 0" 0 $?
+v=$(key_value 'HKCU\Software\Google\Chrome\NativeMessagingHosts\uk.nhs.cis_renew')
+check "HKCU Chrome key points at a manifest in LOCALAPPDATA" sh -c "printf '%s' '$v' | grep -q 'AppData.Local.cis-renew.manifests.chrome.json'"
+manifest_unix=$(wine winepath -u "$v" 2>/dev/null | tr -d '\r')
+check "that manifest names this .exe by absolute path" grep -qF "cis-renew-host.exe" "$manifest_unix"
+check "install --user did not touch Edge" sh -c "! wine reg query 'HKCU\\Software\\Microsoft\\Edge\\NativeMessagingHosts\\uk.nhs.cis_renew' >/dev/null 2>&1"
+wine "$exe_win" install --system --browser firefox </dev/null >/dev/null 2>&1
+check_eq "install --system (wine runs as an administrator) exits 0" 0 $?
+check "install --system writes both Firefox views" sh -c \
+  "wine reg query 'HKLM\\Software\\Mozilla\\NativeMessagingHosts\\uk.nhs.cis_renew' >/dev/null 2>&1 && wine reg query 'HKLM\\Software\\WOW6432Node\\Mozilla\\NativeMessagingHosts\\uk.nhs.cis_renew' >/dev/null 2>&1"
+wine "$exe_win" uninstall --user </dev/null >/dev/null 2>&1 && wine "$exe_win" uninstall --system </dev/null >/dev/null 2>&1
+check_eq "uninstall --user and --system exit 0" 0 $?
+check "uninstall removed the keys and the manifest files" sh -c \
+  "! wine reg query 'HKCU\\Software\\Google\\Chrome\\NativeMessagingHosts\\uk.nhs.cis_renew' >/dev/null 2>&1 && ! wine reg query 'HKLM\\Software\\WOW6432Node\\Mozilla\\NativeMessagingHosts\\uk.nhs.cis_renew' >/dev/null 2>&1 && ! test -e '$manifest_unix'"
+echo "   wine cycle took $(($(date +%s) - t1)) s"
+finish
