@@ -170,5 +170,14 @@ wine "$exe_win" uninstall --user </dev/null >/dev/null 2>&1 && wine "$exe_win" u
 check_eq "uninstall --user and --system exit 0" 0 $?
 check "uninstall removed the keys and the manifest files" sh -c \
   "! wine reg query 'HKCU\\Software\\Google\\Chrome\\NativeMessagingHosts\\uk.nhs.cis_renew' >/dev/null 2>&1 && ! wine reg query 'HKLM\\Software\\WOW6432Node\\Mozilla\\NativeMessagingHosts\\uk.nhs.cis_renew' >/dev/null 2>&1 && ! test -e '$manifest_unix'"
+echo "== the example policy .reg files import"
+for b in chrome edge; do
+  wine reg import "$(wine winepath -w "$repo/policy/examples/windows/cis-renew-$b.reg" 2>/dev/null | tr -d '\r')" </dev/null >/dev/null 2>&1
+  check_eq "reg import cis-renew-$b.reg exits 0" 0 $?
+done
+check "Chrome's 3rdparty policy for our ID holds renewalWindowDays = 90" sh -c \
+  "wine reg query 'HKLM\Software\Policies\Google\Chrome\3rdparty\extensions\kfambhddimdfpaookgghehjdgahadkji\policy' /v renewalWindowDays 2>/dev/null | grep -q 0x5a"
+check "Edge's portalOrigins list has its first entry" sh -c \
+  "wine reg query 'HKLM\Software\Policies\Microsoft\Edge\3rdparty\extensions\kfambhddimdfpaookgghehjdgahadkji\policy\portalOrigins' /v 1 2>/dev/null | grep -q 'https://cis.example.nhs.uk'"
 echo "   wine cycle took $(($(date +%s) - t1)) s"
 finish

@@ -5,4 +5,5 @@
 mod doctor;
 mod install;
 mod manifests;
+mod policy;
 mod util;
