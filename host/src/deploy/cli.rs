@@ -11,7 +11,7 @@ use std::path::PathBuf;
 /// Usage lines, shown by `help`.
 pub const USAGE: &str = "\
   cis-renew-host install [--system|--user] [--browser NAME]... [--chrome-web-store-id ID]
-                         [--edge-addons-id ID] [--exe PATH] [--root DIR]
+                         [--edge-addons-id ID] [--exe PATH] [--root DIR [--os linux|macos]]
                                    Register this host with the browsers (default: --system, all)
   cis-renew-host uninstall [--system|--user] [--browser NAME]... [--root DIR]
                                    Remove the registrations
@@ -98,7 +98,7 @@ pub fn run_install(args: &[String], remove: bool) -> i32 {
     let command = if remove { "uninstall" } else { "install" };
     let mut allowed = vec!["--system", "--user", "--browser", "--root"];
     if !remove {
-        allowed.extend(["--chrome-web-store-id", "--edge-addons-id", "--exe"]);
+        allowed.extend(["--chrome-web-store-id", "--edge-addons-id", "--exe", "--os"]);
     }
     let args = match parse(args, &allowed) {
         Ok(args) => args,
@@ -109,8 +109,18 @@ pub fn run_install(args: &[String], remove: bool) -> i32 {
             Ok(exe) => exe,
             Err(message) => return usage_error(command, &message),
         };
+    // Another OS's places can only be staged into a folder (the macOS pkg payload is built here).
+    let os = match (args.os, &args.root) {
+        (None, _) => Os::current(),
+        (Some(os), _) if os == Os::current() => os,
+        (Some(Os::Windows), _) => {
+            return usage_error(command, "--os windows: registry keys cannot be staged")
+        }
+        (Some(os), Some(_)) => os,
+        (Some(_), None) => return usage_error(command, "--os needs --root (staging another OS's files)"),
+    };
     let target = Target {
-        os: Os::current(),
+        os,
         scope: args.scope.unwrap_or(Scope::System),
         browsers: args.browsers.clone(),
         exe,

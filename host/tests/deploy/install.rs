@@ -214,3 +214,33 @@ fn bare_word_subcommands_never_start_the_native_host() {
     }
     assert!(Path::new(&exe()).is_file());
 }
+
+#[test]
+fn install_os_macos_stages_the_macos_places_into_root_only() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = dir.path().join("payload");
+    let exe = "/Library/Application Support/cis-renew/cis-renew-host";
+    let args = ["install", "--os", "macos", "--root", root.to_str().expect("utf-8"), "--exe", exe];
+    let (code, _, err) = run(&mut host(dir.path(), &args));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        files_under(&root),
+        [
+            "Library/Application Support/Chromium/NativeMessagingHosts/uk.nhs.cis_renew.json",
+            "Library/Application Support/Mozilla/NativeMessagingHosts/uk.nhs.cis_renew.json",
+            "Library/Google/Chrome/NativeMessagingHosts/uk.nhs.cis_renew.json",
+            "Library/Microsoft/Edge/NativeMessagingHosts/uk.nhs.cis_renew.json",
+        ]
+    );
+    let committed = crate::util::repo_root().join("manifests/macos/chrome.json");
+    assert_eq!(
+        std::fs::read_to_string(
+            root.join("Library/Google/Chrome/NativeMessagingHosts/uk.nhs.cis_renew.json")
+        )
+        .expect("staged"),
+        std::fs::read_to_string(committed).expect("committed")
+    );
+    for refused in [vec!["install", "--os", "macos"], vec!["install", "--os", "windows", "--root", "x"]] {
+        assert_eq!(run(&mut host(dir.path(), &refused)).0, 2, "{refused:?}");
+    }
+}
