@@ -153,7 +153,7 @@ fn registrations(inputs: &Inputs, browser: Browser) -> (Vec<Found>, Vec<String>)
         Os::Windows => {
             // Doctor reads every place a browser reads, including the WOW6432Node view that
             // Chrome and Edge also consult, so a key written there by other tools is seen.
-            let path = locations::registry_keys(Scope::User, browser).remove(0).path;
+            let path = locations::registry_path(browser);
             let keys = [
                 RegistryKey { hive: Hive::CurrentUser, view: View::Native, path: path.clone() },
                 RegistryKey { hive: Hive::LocalMachine, view: View::Native, path: path.clone() },

@@ -178,8 +178,8 @@ pub fn manifest_dirs(os: Os, scope: Scope, browser: Browser, home: &Path) -> Vec
     }
 }
 
-/// The registry key path of `browser` below HKLM or HKCU.
-fn registry_path(browser: Browser) -> String {
+/// The registry key path of `browser` below HKLM or HKCU (the same in both, and in both views).
+pub fn registry_path(browser: Browser) -> String {
     let vendor = match browser {
         Browser::Chrome => "Google\\Chrome",
         Browser::Chromium => "Chromium",
