@@ -12,22 +12,9 @@ const EXTENSION_ID: &str = "kfambhddimdfpaookgghehjdgahadkji";
 const FIREFOX_ID: &str = "cis-renew@extension";
 const HOST_NAME: &str = "uk.nhs.cis_renew";
 
-/// The managed settings from extension/schema.json. Until the extension lands on this branch,
-/// the settings its engineer announced stand in (the same four, same types), so the templates are
-/// held to them either way; once the file is there it is the only source.
+/// The managed settings from extension/schema.json (the manifest's `storage.managed_schema`).
 fn schema_settings() -> Settings {
-    let path = repo_root().join("extension/schema.json");
-    let schema = if path.is_file() {
-        read_json(&path)
-    } else {
-        eprintln!("note: {} not on this branch yet; using the announced settings", path.display());
-        serde_json::json!({"type": "object", "properties": {
-            "portalOrigins": {"type": "array", "items": {"type": "string"}},
-            "renewalServiceUrl": {"type": "string"},
-            "managedReader": {"type": "string"},
-            "renewalWindowDays": {"type": "integer"}
-        }})
-    };
+    let schema = read_json(&repo_root().join("extension/schema.json"));
     let properties = schema["properties"].as_object().expect("schema has properties");
     properties
         .iter()
@@ -47,6 +34,13 @@ fn ids_in_these_tests_match_docs_ids() {
     for id in [EXTENSION_ID, FIREFOX_ID, HOST_NAME] {
         assert!(ids.contains(&format!("`{id}`")), "docs/ids.md names {id}");
     }
+    // The extension these policies configure is the one with that key (the .deb smoke test
+    // loads a stand-in with the key from docs/ids.md) and that managed schema.
+    let manifest = read_json(&repo_root().join("extension/manifest.json"));
+    let key = manifest["key"].as_str().expect("extension manifest key");
+    assert!(ids.contains(key), "extension/manifest.json's key is the one in docs/ids.md");
+    assert_eq!(manifest["browser_specific_settings"]["gecko"]["id"], FIREFOX_ID);
+    assert_eq!(manifest["storage"]["managed_schema"], "schema.json");
 }
 
 #[test]
