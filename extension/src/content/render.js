@@ -125,6 +125,18 @@ ol.steps li[data-state="current"]::before { content: "▶"; }
 
     // --- menu item ---
 
+    /** Below the item, or above it when there is no room below; always inside the window. */
+    function placeTip(tip, r, view) {
+      const gap = 4;
+      const height = tip.offsetHeight;
+      const width = tip.offsetWidth;
+      const below = r.bottom + gap;
+      const top = below + height > view.innerHeight && r.top - gap - height >= 0 ? r.top - gap - height : below;
+      const left = Math.min(Math.max(0, r.left), Math.max(0, view.innerWidth - width));
+      tip.style.left = `${Math.round(left)}px`;
+      tip.style.top = `${Math.round(top)}px`;
+    }
+
     function attachMenu(menu) {
       const existing = adapter.existingItem(menu.list);
       if (menuItem && existing === menuItem.item) return false;
@@ -136,10 +148,8 @@ ol.steps li[data-state="current"]::before { content: "▶"; }
       doc.body.appendChild(tip);
       const show = () => {
         if (menuState.enabled || !tip.textContent) return;
-        const r = control.getBoundingClientRect();
-        tip.style.left = `${Math.max(0, Math.round(r.left))}px`;
-        tip.style.top = `${Math.round(r.bottom + 4)}px`;
         tip.style.display = 'block';
+        placeTip(tip, control.getBoundingClientRect(), doc.defaultView);
       };
       const hide = () => {
         tip.style.display = 'none';
