@@ -10,6 +10,7 @@ APT_PACKAGES=(
   python3-virtualsmartcard python3-pycryptodome  # vicc's runtime
   softhsm2                                       # the PKCS#11 module standing in for the card
   chromium                                       # the real browser for end-to-end tests
+  firefox-esr                                    # the Firefox end-to-end tests (WebDriver BiDi built in)
   iproute2 util-linux openssl sqlite3 dpkg-dev   # namespaces, certificate checks, .deb building
   gcc-mingw-w64-x86-64 wixl msitools             # the Windows host build and the MSI
   wine wine64                                    # installs and runs the MSI in the installer tests
