@@ -125,7 +125,7 @@ fn renew(card: BoxedCard) -> Result<(), HostError> {
         .generate_keys(&mut sink)?
         .build_requests(&mut sink)?;
     let certificates: Vec<Vec<u8>> = requested.roles().iter().map(|r| issue(r, 45)).collect();
-    let proof = requested.verify(&certificates, now)?;
+    let proof = requested.verify(&certificates, &[], now)?;
     match requested.install(proof, &mut sink).and_then(|installed| installed.retire_old(&mut sink)) {
         Ok(_) | Err(Interrupted::FinishedByRecovery(_)) => Ok(()),
         Err(Interrupted::Failed(error)) => Err(error),

@@ -378,3 +378,26 @@ fn renewal_browser_gone_mid_renewal_removes_pending_keys_at_exit() {
     assert_eq!(contents.objects.len(), 6, "{contents:#?}");
     assert!(old.certs.iter().all(|c| contents.objects.iter().any(|o| o.id == c.id)));
 }
+
+#[test]
+fn renew_complete_with_trust_anchors_requires_the_chain() {
+    let (mut bed, old) = due_card();
+    let other_dir = tempfile::tempdir().expect("dir");
+    let other = cis_renew_testbed::TestCa::create(other_dir.path(), "Some Other CA").expect("ca");
+    bed.config("trustAnchors", json!([other.cert_pem_path()]));
+    let mut host = bed.env.spawn_ours();
+    host.expect_hello();
+    let result = expect_ok(&begin(&mut host, 1));
+    let certificates = issue_all(&bed, &result, Issue::default());
+    let error = expect_error(&complete_der(&mut host, 2, &result, &certificates), "CERTIFICATE_INVALID");
+    assert!(error["message"].as_str().unwrap_or_default().contains("trusted"), "{error}");
+    drop(host);
+
+    bed.config("trustAnchors", json!([other.cert_pem_path(), bed.ca.cert_pem_path()]));
+    let mut host = bed.env.spawn_ours();
+    host.expect_hello();
+    let result = expect_ok(&begin(&mut host, 1));
+    let certificates = issue_all(&bed, &result, Issue::default());
+    expect_ok(&complete_der(&mut host, 2, &result, &certificates));
+    assert_renewed(&bed, &old);
+}
