@@ -153,6 +153,10 @@ fn renewal_full_with_der_list_installs_new_pairs_and_returns_status() {
     assert!(result["renewalId"].as_str().is_some_and(|id| id.len() >= 32));
     let during = contents(&bed);
     assert_eq!(during.objects.iter().filter(|o| o.label.starts_with("cis-renew pending")).count(), 4);
+    // The open renewal's own pending keys are work in progress, not an interruption.
+    let status = expect_ok(&host.request(json!(9), "status", json!({})));
+    assert!(status["card"].get("interrupted").is_none(), "{status}");
+    assert_eq!(status["card"]["renewable"], true);
 
     let certificates = issue_all(&bed, &result, Issue::default());
     let status = expect_ok(&complete_der(&mut host, 2, &result, &certificates));
