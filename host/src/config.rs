@@ -58,6 +58,9 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Days before expiry from which a certificate may be renewed.
     pub renewal_window_days: u32,
+    /// CA certificates (PEM or DER files) that renewed certificates must chain to. Empty: no
+    /// chain check (the certificate must still match the new key, subject, role and validity).
+    pub trust_anchors: Vec<PathBuf>,
     /// Log file; `None`: the per-user default from [`default_log_path`].
     pub log_file: Option<PathBuf>,
     /// Log verbosity.
@@ -72,6 +75,7 @@ impl Default for Config {
             slot_map: BTreeMap::new(),
             allowed_origins: DEFAULT_ALLOWED_ORIGINS.iter().map(|s| s.to_string()).collect(),
             renewal_window_days: 90,
+            trust_anchors: Vec::new(),
             log_file: None,
             log_level: LogLevel::Info,
         }
@@ -132,6 +136,9 @@ impl Config {
         }
         if self.allowed_origins.iter().any(|o| o.trim().is_empty()) {
             return Err("key 'allowedOrigins': entries must not be empty".into());
+        }
+        if let Err(problem) = crate::certs::chain::load_anchors(&self.trust_anchors) {
+            return Err(format!("key 'trustAnchors': {problem}"));
         }
         if matches!(&self.managed_reader, Some(p) if p.trim().is_empty()) {
             return Err("key 'managedReader': must not be empty (leave it out for the second reader)".into());
@@ -229,6 +236,8 @@ mod tests {
             (r#"{"slotMap":{"R":{"label":"x"}}}"#, "slotMap.R"),
             (r#"{"logLevel":"loud"}"#, "logLevel"),
             (r#"{"managedReader":""}"#, "managedReader"),
+            (r#"{"trustAnchors":["/nonexistent/ca.pem"]}"#, "trustAnchors"),
+            (r#"{"trustAnchors":"/ca.pem"}"#, "trustAnchors"),
         ];
         for (text, key) in cases {
             let error = parse(text).expect_err(text);

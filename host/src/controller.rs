@@ -90,6 +90,7 @@ impl Controller {
         };
         let started = Instant::now();
         let outcome = self.dispatch(&mut request);
+        self.services.set_renewal_open(self.renewal.is_some());
         let command =
             if COMMANDS.contains(&request.command.as_str()) { request.command.as_str() } else { "(unknown)" };
         match outcome {
@@ -118,11 +119,15 @@ impl Controller {
                 let requested = handlers::renew_begin::begin(&self.services, pin, &mut progress)?;
                 let result = handlers::renew_begin::result(&requested);
                 self.renewal = Some(requested);
+                self.services.set_renewal_open(true);
                 Ok(result)
             }
             "renewComplete" => {
                 let params = handlers::renew_complete::parse(&request.params)?;
                 let mut progress = self.progress(&request.id);
+                // The result is the status: by then the renewal is over (or still open after a
+                // failed check, and the flag is set again below).
+                self.services.set_renewal_open(false);
                 handlers::renew_complete::complete(&self.services, &mut self.renewal, params, &mut progress)
             }
             "renewCancel" => handlers::renew_cancel::handle(&mut self.renewal, &request.params),

@@ -29,8 +29,9 @@ use x509_cert::request::CertReq;
 
 const PIN: &str = "123456";
 /// One token per test, all provisioned before the module loads.
-const TOKENS: [&str; 9] = [
+const TOKENS: [&str; 10] = [
     "full",
+    "sweep-recovery",
     "sweep-error",
     "sweep-removed",
     "pin-wrong",
@@ -124,7 +125,7 @@ fn renew(card: BoxedCard) -> Result<(), HostError> {
         .generate_keys(&mut sink)?
         .build_requests(&mut sink)?;
     let certificates: Vec<Vec<u8>> = requested.roles().iter().map(|r| issue(r, 45)).collect();
-    let proof = requested.verify(&certificates, now)?;
+    let proof = requested.verify(&certificates, &[], now)?;
     match requested.install(proof, &mut sink).and_then(|installed| installed.retire_old(&mut sink)) {
         Ok(_) | Err(Interrupted::FinishedByRecovery(_)) => Ok(()),
         Err(Interrupted::Failed(error)) => Err(error),
@@ -242,6 +243,41 @@ fn fault_sweep_token_error_at_every_step_keeps_a_working_pair() {
 #[test]
 fn fault_sweep_card_removed_at_every_step_keeps_a_working_pair() {
     sweep("sweep-removed", FaultKind::CardRemoved);
+}
+
+/// Recovery interrupted too: leave the card in each state a pulled card can leave mid-install,
+/// then interrupt recovery itself after each of its actions in turn, checking the invariant
+/// every time, until a recovery runs to the end.
+#[test]
+fn recovery_interrupted_at_every_action_is_finished_by_the_next_one() {
+    let label = "sweep-recovery";
+    let (card, log) = faulty(label, None);
+    renew(Box::new(card)).expect("clean renewal");
+    let total = log.names().len();
+    let first_write = log.names().iter().position(|n| *n == "write_certificate").expect("a write") + 1;
+    let mut interrupted_recoveries = 0;
+    for k in first_write..=total {
+        let before = ids(&look(label));
+        let (card, _) = faulty(label, Some(FailAt { k, kind: FaultKind::CardRemoved }));
+        let _ = renew(Box::new(card));
+        // Operation 1 is the login, 2 lists the objects, 3 on are recovery's actions.
+        for j in 3.. {
+            let (mut card, log) = faulty(label, Some(FailAt { k: j, kind: FaultKind::CardRemoved }));
+            card.login(Some(&pin(PIN))).expect("login");
+            let result = recovery::recover(&mut card);
+            let seen = look(label);
+            assert_eq!(seen.working.len(), 2, "k={k} j={j}: a role lost its working pair");
+            if result.is_ok() {
+                assert!(log.names().len() < j, "k={k} j={j}: the fault should have fired");
+                assert!(seen.orphans.is_empty(), "k={k} j={j}: {:?}", seen.orphans);
+                let kept = ids(&seen).iter().filter(|id| before.contains(id)).count();
+                assert!(kept == 0 || kept == 2, "k={k} j={j}: mixed pairs");
+                break;
+            }
+            interrupted_recoveries += 1;
+        }
+    }
+    assert!(interrupted_recoveries >= 20, "only {interrupted_recoveries} recoveries were interrupted");
 }
 
 fn sign_in_error(card: FaultyCard<CryptokiCard>, pin_text: &str) -> HostError {

@@ -1,6 +1,7 @@
 //! X.509 for the card: what a certificate says (subject, validity, role), and when it may be
 //! renewed.
 
+pub mod chain;
 pub mod csr;
 pub mod info;
 pub mod pkcs7;

@@ -7,6 +7,7 @@
 //! any later failure ends the renewal.
 
 use super::status;
+use crate::certs::chain::load_anchors;
 use crate::certs::pkcs7::{certificates_from_pkcs7, decode_base64, MAX_CERTIFICATES};
 use crate::protocol::message::truncate;
 use crate::protocol::{ErrorCode, HostError};
@@ -121,7 +122,18 @@ pub fn complete(
 ) -> Result<Value, HostError> {
     let renewal = take_renewal(open, &params.renewal_id)?;
     reach(progress, Step::Verify, None);
-    let proof = match renewal.verify(&params.certificates, OffsetDateTime::now_utc()) {
+    // Read at each use: checked at start-up too, but IT may replace the files meanwhile.
+    let anchors = match load_anchors(&services.config.trust_anchors) {
+        Ok(anchors) => anchors,
+        Err(problem) => {
+            *open = Some(renewal);
+            return Err(HostError::new(
+                ErrorCode::ConfigInvalid,
+                format!("A trust anchor in the host configuration cannot be used: {problem}."),
+            ));
+        }
+    };
+    let proof = match renewal.verify(&params.certificates, &anchors, OffsetDateTime::now_utc()) {
         Ok(proof) => proof,
         Err(error) => {
             // Nothing changed on the card: the browser may try again with the right answer.

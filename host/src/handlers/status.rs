@@ -164,7 +164,9 @@ pub fn status_for_readers(services: &Services, readers: &[ReaderInfo]) -> Result
     let summary = module.summary(slot)?;
     let stored = module.certificates(slot)?;
     let labelled: Vec<(String, Vec<u8>)> = stored.iter().map(|s| (s.label.clone(), s.der.clone())).collect();
-    let interrupted = looks_interrupted(module.pending_public_objects(slot)?, &labelled);
+    // This host's own open renewal has pending keys too; those are not an interruption.
+    let interrupted =
+        !services.renewal_open() && looks_interrupted(module.pending_public_objects(slot)?, &labelled);
     let parsed: Vec<CertificateInfo> = stored
         .into_iter()
         .filter(|stored| !stored.label.starts_with(PENDING_LABEL_PREFIX))

@@ -3,13 +3,15 @@
 //! A certificate is accepted for a role when its public key is that role's new key, its
 //! subject is byte-for-byte the current certificate's, it is valid now, and its key usage gives
 //! the same role. Certificates for no new key are tolerated only when they are CA certificates
-//! (an EST answer may carry the chain). Every role needs exactly one certificate.
+//! (an EST answer may carry the chain). Every role needs exactly one certificate. Where IT
+//! configured trust anchors, each certificate must also chain to one (`certs::chain`).
 //!
 //! The result is a [`Verified`] proof. Its fields are private to this module, so the only way
 //! to get one is [`Requested::verify`], and [`Requested::install`](super::Requested::install)
 //! will not run without it.
 
 use super::{RenewalId, Requested};
+use crate::certs::chain::{is_ca, verify_chain};
 use crate::certs::{parse_certificate, CertificateInfo, Role};
 use crate::protocol::{ErrorCode, HostError};
 use p384::pkcs8::DecodePublicKey;
@@ -80,9 +82,17 @@ fn invalid(message: impl Into<String>) -> HostError {
 }
 
 impl Requested {
-    /// Checks `certificates` (DER) against this renewal at `now`.
-    pub fn verify(&self, certificates: &[Vec<u8>], now: OffsetDateTime) -> Result<Verified, HostError> {
+    /// Checks `certificates` (DER) against this renewal at `now`; with `anchors`, each must
+    /// also chain to one of them (through CA certificates among `certificates`).
+    pub fn verify(
+        &self,
+        certificates: &[Vec<u8>],
+        anchors: &[Certificate],
+        now: OffsetDateTime,
+    ) -> Result<Verified, HostError> {
         let mut found: Vec<Option<VerifiedCertificate>> = vec![None; self.roles.len()];
+        let intermediates: Vec<Certificate> =
+            certificates.iter().filter_map(|der| Certificate::from_der(der).ok()).filter(is_ca).collect();
         for (index, der) in certificates.iter().enumerate() {
             let number = index + 1;
             let info = parse_certificate(der)
@@ -131,6 +141,9 @@ impl Requested {
                     info.role.as_str()
                 )));
             }
+            if !anchors.is_empty() {
+                verify_chain(&parsed, &intermediates, anchors, now)?;
+            }
             let tbs = parsed.tbs_certificate();
             let issuer_der = tbs.issuer().to_der().map_err(|e| invalid(format!("issuer: {e}")))?;
             let serial_der = tbs.serial_number().to_der().map_err(|e| invalid(format!("serial: {e}")))?;
@@ -156,14 +169,4 @@ impl Requested {
         }
         Ok(Verified { renewal: self.id.clone(), certificates: verified })
     }
-}
-
-fn is_ca(certificate: &Certificate) -> bool {
-    use x509_cert::ext::pkix::BasicConstraints;
-    certificate
-        .tbs_certificate()
-        .get_extension::<BasicConstraints>()
-        .ok()
-        .flatten()
-        .is_some_and(|(_, constraints)| constraints.ca)
 }

@@ -153,6 +153,10 @@ fn renewal_full_with_der_list_installs_new_pairs_and_returns_status() {
     assert!(result["renewalId"].as_str().is_some_and(|id| id.len() >= 32));
     let during = contents(&bed);
     assert_eq!(during.objects.iter().filter(|o| o.label.starts_with("cis-renew pending")).count(), 4);
+    // The open renewal's own pending keys are work in progress, not an interruption.
+    let status = expect_ok(&host.request(json!(9), "status", json!({})));
+    assert!(status["card"].get("interrupted").is_none(), "{status}");
+    assert_eq!(status["card"]["renewable"], true);
 
     let certificates = issue_all(&bed, &result, Issue::default());
     let status = expect_ok(&complete_der(&mut host, 2, &result, &certificates));
@@ -377,4 +381,27 @@ fn renewal_browser_gone_mid_renewal_removes_pending_keys_at_exit() {
     let contents = contents(&bed);
     assert_eq!(contents.objects.len(), 6, "{contents:#?}");
     assert!(old.certs.iter().all(|c| contents.objects.iter().any(|o| o.id == c.id)));
+}
+
+#[test]
+fn renew_complete_with_trust_anchors_requires_the_chain() {
+    let (mut bed, old) = due_card();
+    let other_dir = tempfile::tempdir().expect("dir");
+    let other = cis_renew_testbed::TestCa::create(other_dir.path(), "Some Other CA").expect("ca");
+    bed.config("trustAnchors", json!([other.cert_pem_path()]));
+    let mut host = bed.env.spawn_ours();
+    host.expect_hello();
+    let result = expect_ok(&begin(&mut host, 1));
+    let certificates = issue_all(&bed, &result, Issue::default());
+    let error = expect_error(&complete_der(&mut host, 2, &result, &certificates), "CERTIFICATE_INVALID");
+    assert!(error["message"].as_str().unwrap_or_default().contains("trusted"), "{error}");
+    drop(host);
+
+    bed.config("trustAnchors", json!([other.cert_pem_path(), bed.ca.cert_pem_path()]));
+    let mut host = bed.env.spawn_ours();
+    host.expect_hello();
+    let result = expect_ok(&begin(&mut host, 1));
+    let certificates = issue_all(&bed, &result, Issue::default());
+    expect_ok(&complete_der(&mut host, 2, &result, &certificates));
+    assert_renewed(&bed, &old);
 }
