@@ -43,8 +43,11 @@ fn main() {
     // Interleaved, so both see the same load on a shared machine.
     let mut host_times = Vec::new();
     let mut raw_times = Vec::new();
+    let mut peak_kib = 0;
     for i in 0..runs {
-        host_times.push(host_renewal(&pcscd, &hsm, &ca, work.path(), &format!("host {i}")));
+        let (time, kib) = host_renewal(&pcscd, &hsm, &ca, work.path(), &format!("host {i}"));
+        host_times.push(time);
+        peak_kib = peak_kib.max(kib);
         raw_times.push(raw_floor(&pkcs11, &format!("raw {i}"), &certificate));
     }
 
@@ -54,6 +57,18 @@ fn main() {
     println!("  host, renewBegin + renewComplete (CA excluded): {:>8.2} ms", ms(host));
     println!("  raw PKCS#11 floor (login, 2 keygen, 2 sign, 2 cert writes): {:>8.2} ms", ms(raw));
     println!("  ratio of medians: {:.2}x (goal: at most 1.5x)", ms(host) / ms(raw));
+    println!("  host peak RSS: {:.1} MiB", peak_kib as f64 / 1024.0);
+    // Rows for bench/run.sh's table: name, figure, peak RSS.
+    println!(
+        "ROW\twhole renewal on SoftHSM: host (begin + complete, CA excluded)\t{:.2} ms\t{:.1} MiB",
+        ms(host),
+        peak_kib as f64 / 1024.0
+    );
+    println!(
+        "ROW\twhole renewal: raw PKCS#11 floor (login, 2 keygen, 2 sign, 2 writes)\t{:.2} ms\t",
+        ms(raw)
+    );
+    println!("ROW\t  host / floor\t{:.2}x\t", ms(host) / ms(raw));
     let (host_min, raw_min) = (host_times.iter().min().copied(), raw_times.iter().min().copied());
     if let (Some(host_min), Some(raw_min)) = (host_min, raw_min) {
         println!(
@@ -85,8 +100,15 @@ fn median(times: &[Duration]) -> Duration {
 }
 
 /// One renewal through a host process started as the browser starts it; returns the time from
-/// sending renewBegin to its result plus the time from sending renewComplete to its result.
-fn host_renewal(pcscd: &Pcscd, hsm: &SoftHsm, ca: &TestCa, dir: &std::path::Path, label: &str) -> Duration {
+/// sending renewBegin to its result plus the time from sending renewComplete to its result, and
+/// the host's peak RSS in KiB.
+fn host_renewal(
+    pcscd: &Pcscd,
+    hsm: &SoftHsm,
+    ca: &TestCa,
+    dir: &std::path::Path,
+    label: &str,
+) -> (Duration, u64) {
     let config = dir.join("host.json");
     let slot_map = json!({ READERS[1]: {"tokenLabel": label} });
     let text = json!({"pkcs11Module": SOFTHSM_MODULE, "slotMap": slot_map, "logLevel": "off"});
@@ -133,9 +155,21 @@ fn host_renewal(pcscd: &Pcscd, hsm: &SoftHsm, ca: &TestCa, dir: &std::path::Path
     let complete = reply(&mut stdout);
     let complete_time = started.elapsed();
     assert_eq!(complete["ok"], true, "{complete}");
+    let peak_kib = peak_rss_kib(child.id());
     drop(stdin);
     let _ = child.wait();
-    begin_time + complete_time
+    (begin_time + complete_time, peak_kib)
+}
+
+/// VmHWM of a running process: its peak RSS since exec, in KiB (0 if unreadable).
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .unwrap_or(0)
 }
 
 fn issue(ca: &TestCa, request: &Value) -> String {
