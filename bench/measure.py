@@ -71,6 +71,7 @@ def main():
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--host", required=True)
     parser.add_argument("--floor", required=True)
+    parser.add_argument("--rows", help="extra rows from the Rust benches: ROW<TAB>name<TAB>value<TAB>rss")
     args = parser.parse_args()
     host = [args.host, ORIGIN]
 
@@ -91,6 +92,12 @@ def main():
         ("status, no pcscd (round trip)", f"{nosvc_ms:.2f} ms", f"{nosvc_rss / 1024:.1f} MiB"),
         ("release binary size", f"{os.path.getsize(args.host) / 1024:.0f} KiB", ""),
     ]
+    if args.rows:
+        with open(args.rows) as extra:
+            for line in extra:
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) >= 3 and parts[0] == "ROW":
+                    rows.append((parts[1], parts[2], parts[3] if len(parts) > 3 else ""))
     width = max(len(r[0]) for r in rows)
     print(f"\n{'measure (median of ' + str(args.runs) + ')':<{width}}  {'time':>10}  {'peak RSS':>9}")
     for name, value, rss in rows:

@@ -1,16 +1,30 @@
 #!/usr/bin/env bash
-# Benchmarks for the host, printed as one table. Builds release binaries, a trivial C program
-# that writes one frame (the floor for cold start), starts the test bed, and measures.
-# Usage: bash bench/run.sh [runs]   (default 20 runs per figure; medians reported)
+# Benchmarks for the host, printed as one table, all measured in this run:
+# - cold start to the hello frame vs a trivial C program that writes one frame (the floor);
+# - status with a card in the managed reader, and with no pcscd; peak RSS of each; binary size;
+# - a whole renewal on SoftHSM vs the raw PKCS#11 calls it needs (tokens on /dev/shm, then on
+#   disk where SoftHSM fsyncs every object);
+# - frame encode/decode throughput for 1 KiB and 1 MiB messages.
+# Usage: bash bench/run.sh [runs]   (default 20; medians). Needs root (the test bed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 RUNS=${1:-20}
 export PATH="$HOME/.cargo/bin:$PATH"
 cargo build --release -q --locked -p cis-renew-host -p cis-renew-testbed --bins
+cargo build -q --locked -p cis-renew-testbed --bins
+export CIS_TESTBED_BIN="$ROOT/target/debug/cis-testbed"
 BIN="$ROOT/target/release"
-. scripts/lib/bed.sh
+ROWS=$(mktemp)
 
+echo "bench: frames" >&2
+cargo bench -q --locked -p cis-renew-host --bench frames 2>/dev/null | grep '^ROW' >> "$ROWS"
+echo "bench: renewal, tokens on /dev/shm" >&2
+cargo bench -q --locked -p cis-renew-host --bench renewal -- "$RUNS" 2>/dev/null | grep '^ROW' >> "$ROWS"
+echo "bench: renewal, tokens on disk" >&2
+BENCH_TOKENS_ON_DISK=1 cargo bench -q --locked -p cis-renew-host --bench renewal -- "$RUNS" 2>/dev/null | grep '^ROW' >> "$ROWS"
+
+. scripts/lib/bed.sh
 FLOOR=$(mktemp -d)/floor
 cat > "$FLOOR.c" <<'C'
 #include <stdint.h>
@@ -25,6 +39,6 @@ int main(void) {
 }
 C
 cc -O2 -o "$FLOOR" "$FLOOR.c"
-
+echo "bench: start-up and status" >&2
 bed_start 45
-python3 bench/measure.py --runs "$RUNS" --host "$BIN/cis-renew-host" --floor "$FLOOR"
+python3 bench/measure.py --runs "$RUNS" --host "$BIN/cis-renew-host" --floor "$FLOOR" --rows "$ROWS"
