@@ -1,10 +1,49 @@
 // The menu path: a due card makes Renew Certificate appear, enabled, in Select Service; a card
-// that is not due shows it disabled with its reason.
+// that is not due, or a machine without the host, shows it disabled with its reason.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Bed, SPONSOR_READER } from '../lib/bed.mjs';
 import { launch, writePolicy, removePolicy, signIn, Shots, screenshotsDir } from '../lib/browser.mjs';
-import { openServiceMenu } from '../lib/flow.mjs';
+import { openServiceMenu, RENEW_ITEM } from '../lib/flow.mjs';
+
+/**
+ * Sets up a bed with the user's card (`days` to expiry) in the second reader, opens Select
+ * Service in Chromium and hands the page and the Renew Certificate item to `check`.
+ */
+async function withServiceMenu(name, { days, sponsorCard = false, host = true }, check) {
+  const bed = await Bed.start();
+  const shots = new Shots(screenshotsDir(name));
+  let browser;
+  try {
+    if (sponsorCard) {
+      await bed.card({ reader: SPONSOR_READER, label: 'Sponsor card', user: 'bob', authDays: 500, signDays: 500 });
+    }
+    const card = await bed.card({ label: 'User card', user: 'alice', authDays: days, signDays: days });
+    writePolicy(bed.standin.url);
+    browser = await launch({ hostEnv: bed.hostEnv(), ...(host ? {} : { hostPath: null }) });
+    const page = await browser.context.newPage();
+    await signIn(page, bed.standin.url);
+    await openServiceMenu(page, card.tokenSerial);
+    const item = page.locator(RENEW_ITEM);
+    await item.waitFor({ timeout: 15000 });
+    await check({ bed, page, item });
+    await shots.take(page, 'menu');
+  } finally {
+    await browser?.close();
+    removePolicy();
+    await bed.stop();
+  }
+}
+
+/** Waits until the item is enabled (`true`) or disabled with a title matching `reason`. */
+function waitForItem(page, enabled, reason) {
+  return page.waitForFunction(([selector, enabled, reason]) => {
+    const el = document.querySelector(selector);
+    if (!el) return false;
+    if (enabled) return el.getAttribute('aria-disabled') !== 'true';
+    return el.getAttribute('aria-disabled') === 'true' && new RegExp(reason, 'i').test(el.getAttribute('title') ?? '');
+  }, [RENEW_ITEM, enabled, reason], { timeout: 20000 });
+}
 
 /** The reason tooltip shown for the focused item: its text, and whether it is inside the window. */
 async function focusedTooltip(page, item) {
@@ -21,88 +60,29 @@ async function focusedTooltip(page, item) {
 }
 
 test('menu: a due card gets an enabled Renew Certificate item', async () => {
-  const bed = await Bed.start();
-  const shots = new Shots(screenshotsDir('menu-due'));
-  let browser;
-  try {
-    await bed.card({ reader: SPONSOR_READER, label: 'Sponsor card', user: 'bob', authDays: 500, signDays: 500 });
-    const card = await bed.card({ label: 'Alice card', user: 'alice', authDays: 45, signDays: 45 });
-    writePolicy(bed.standin.url);
-    browser = await launch({ hostEnv: bed.hostEnv() });
-    const page = await browser.context.newPage();
-    await signIn(page, bed.standin.url);
-    await openServiceMenu(page, card.tokenSerial);
-    const item = page.locator('#service-menu [data-cis-renew="menu-item"]');
-    await item.waitFor({ timeout: 15000 });
-    await page.waitForFunction(() => {
-      const el = document.querySelector('#service-menu [data-cis-renew="menu-item"]');
-      return el && el.getAttribute('aria-disabled') !== 'true';
-    }, null, { timeout: 15000 });
+  await withServiceMenu('menu-due', { days: 45, sponsorCard: true }, async ({ item, page }) => {
+    await waitForItem(page, true);
     assert.match(await item.innerText(), /Renew Certificate/);
     assert.equal(await item.getAttribute('role'), 'menuitem');
-    await shots.take(page, 'menu-with-renew-enabled');
-  } finally {
-    await browser?.close();
-    removePolicy();
-    await bed.stop();
-  }
+    assert.equal(await item.getAttribute('title'), null);
+  });
 });
 
 test('menu: a card not yet due shows Renew Certificate disabled with the date', async () => {
-  const bed = await Bed.start();
-  const shots = new Shots(screenshotsDir('menu-not-due'));
-  let browser;
-  try {
-    const card = await bed.card({ label: 'Carol card', user: 'carol', authDays: 400, signDays: 400 });
-    writePolicy(bed.standin.url);
-    browser = await launch({ hostEnv: bed.hostEnv() });
-    const page = await browser.context.newPage();
-    await signIn(page, bed.standin.url);
-    await openServiceMenu(page, card.tokenSerial);
-    const item = page.locator('#service-menu [data-cis-renew="menu-item"]');
-    await item.waitFor({ timeout: 15000 });
-    await page.waitForFunction(() => {
-      const el = document.querySelector('#service-menu [data-cis-renew="menu-item"]');
-      return el && el.getAttribute('aria-disabled') === 'true' && /not due|until/i.test(el.getAttribute('title') ?? '');
-    }, null, { timeout: 15000 });
-    const status = bed.hostStatus();
-    const from = status.card.renewableFrom.slice(0, 10);
+  await withServiceMenu('menu-not-due', { days: 400 }, async ({ bed, item, page }) => {
+    await waitForItem(page, false, 'not due|until');
+    const from = bed.hostStatus().card.renewableFrom;
     const title = await item.getAttribute('title');
-    assert.ok(title.includes(new Date(from).getFullYear().toString()), `${title} should name the date ${from}`);
-    const tip = await focusedTooltip(page, item);
-    assert.deepEqual(tip, { text: title, shown: true, inside: true });
-    await shots.take(page, 'menu-with-renew-disabled');
-  } finally {
-    await browser?.close();
-    removePolicy();
-    await bed.stop();
-  }
+    assert.ok(title.includes(String(new Date(from).getUTCFullYear())), `${title} should name the date ${from}`);
+    assert.deepEqual(await focusedTooltip(page, item), { text: title, shown: true, inside: true });
+  });
 });
 
 test('menu: without the host installed, Renew Certificate is disabled and says how IT installs it', async () => {
-  const bed = await Bed.start();
-  const shots = new Shots(screenshotsDir('menu-host-missing'));
-  let browser;
-  try {
-    const card = await bed.card({ label: 'Alice card', user: 'alice', authDays: 45, signDays: 45 });
-    writePolicy(bed.standin.url);
-    browser = await launch({ hostEnv: bed.hostEnv(), hostPath: null });
-    const page = await browser.context.newPage();
-    await signIn(page, bed.standin.url);
-    await openServiceMenu(page, card.tokenSerial);
-    const item = page.locator('#service-menu [data-cis-renew="menu-item"]');
-    await item.waitFor({ timeout: 15000 });
-    await page.waitForFunction(() => {
-      const el = document.querySelector('#service-menu [data-cis-renew="menu-item"]');
-      return el && el.getAttribute('aria-disabled') === 'true' && /not installed/i.test(el.getAttribute('title') ?? '');
-    }, null, { timeout: 20000 });
-    assert.match(await item.getAttribute('title'), /Ask IT to install/);
-    const tip = await focusedTooltip(page, item);
-    assert.deepEqual(tip, { text: await item.getAttribute('title'), shown: true, inside: true });
-    await shots.take(page, 'menu-host-missing');
-  } finally {
-    await browser?.close();
-    removePolicy();
-    await bed.stop();
-  }
+  await withServiceMenu('menu-host-missing', { days: 45, host: false }, async ({ item, page }) => {
+    await waitForItem(page, false, 'not installed');
+    const title = await item.getAttribute('title');
+    assert.match(title, /Ask IT to install/);
+    assert.deepEqual(await focusedTooltip(page, item), { text: title, shown: true, inside: true });
+  });
 });
