@@ -169,3 +169,42 @@ test('renewal: the card pulled while the CA answers leaves a working pair and a 
     await tearDown(run);
   }
 });
+
+test('renewal: Cancel while the CA is asked leaves the card as it was', async () => {
+  const run = await setUp('renewal-cancelled');
+  const { bed, page, card, shots } = run;
+  try {
+    // Hold the CA requests until the sponsor has pressed Cancel, then drop them.
+    let release;
+    const held = new Promise((resolve) => { release = resolve; });
+    let requested = 0;
+    await page.context().route('**/simplereenroll', async (route) => {
+      requested += 1;
+      await held;
+      await route.abort();
+    });
+    await chooseRenew(page);
+    const { probe, pinWindow } = await continueToPasscode(page);
+    await typePasscode(pinWindow, PASSCODE);
+    await probe.waitFor('li[data-step][aria-current="step"]', { text: /Requesting/i, timeout: 30000 });
+    assert.ok(requested >= 1, 'the CA request is under way');
+    await shots.take(page, 'requesting-certificates');
+    await probe.click('button[data-action="cancel"]');
+    release();
+    const text = await probe.waitFor('dialog', { text: /cancelled/i, timeout: 30000 });
+    assert.match(text, /not changed/i);
+    await shots.take(page, 'cancelled');
+
+    // The card holds exactly its old pairs, still working; the new keys were removed.
+    const status = bed.hostStatus();
+    assert.deepEqual(status.card.certificates.map((c) => c.serial.toLowerCase()).sort(), oldSerialsOf(card).sort());
+    assert.equal(status.card.renewable, true);
+    assert.equal(status.card.interrupted ?? false, false);
+    const contents = bed.inspect('Alice card', PASSCODE);
+    assert.equal(contents.objects.filter((o) => o.class === 'privateKey').length, 2, JSON.stringify(contents.objects));
+    assert.ok(contents.pairs.length === 2 && contents.pairs.every((p) => p.signsAndVerifies));
+    assert.deepEqual(await bed.standin.admin('/admin/api/issued'), []);
+  } finally {
+    await tearDown(run);
+  }
+});
