@@ -14,6 +14,7 @@ use crate::renewal::steps::ProgressSink;
 use crate::renewal::{Opened, Requested, Settings};
 use crate::services::Services;
 use crate::token::card::CryptokiCard;
+use crate::token::lock::CardLock;
 use base64::Engine;
 use cryptoki::types::AuthPin;
 use serde_json::{json, Map, Value};
@@ -73,7 +74,10 @@ pub fn begin(
     let slot = module
         .slot_for_reader(&card.reader, services.config.slot_map.get(&card.reader))?
         .ok_or_else(|| HostError::new(ErrorCode::NoCard, "The card in the managed reader has gone."))?;
-    let session = CryptokiCard::open(module, slot, Some(Box::new(presence)))?;
+    // Before signing in: recovery at sign-in must not mistake another host's open renewal on
+    // this card for leftovers.
+    let lock = CardLock::acquire(&card.token.serial)?;
+    let session = CryptokiCard::open(module, slot, Some(Box::new(presence)))?.with_lock(lock);
     let settings = Settings { window_days: services.config.renewal_window_days };
     let signed_in = Opened::new(Box::new(session), settings).sign_in(pin.as_ref(), progress)?;
     drop(pin);

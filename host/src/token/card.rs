@@ -137,6 +137,8 @@ pub struct CryptokiCard {
     /// Whether the token lists CKM_ECDSA_SHA384 (read once, on the first signature).
     pub(super) hash_on_card: Option<bool>,
     presence: Option<Box<dyn Presence + Send>>,
+    /// Keeps other host processes off this card while the session lives.
+    lock: Option<super::lock::CardLock>,
 }
 
 impl CryptokiCard {
@@ -151,7 +153,21 @@ impl CryptokiCard {
             presence.check()?;
         }
         let session = module.pkcs11().open_rw_session(slot).map_err(token_error)?;
-        Ok(CryptokiCard { module, slot, session, handles: HashMap::new(), hash_on_card: None, presence })
+        Ok(CryptokiCard {
+            module,
+            slot,
+            session,
+            handles: HashMap::new(),
+            hash_on_card: None,
+            presence,
+            lock: None,
+        })
+    }
+
+    /// Holds `lock` (see [`super::lock`]) for as long as this session lives.
+    pub fn with_lock(mut self, lock: Option<super::lock::CardLock>) -> CryptokiCard {
+        self.lock = lock;
+        self
     }
 
     /// Fails with `CARD_REMOVED` when the card has left the reader (or was swapped).

@@ -11,6 +11,7 @@ pub mod card;
 pub mod fault;
 pub mod info;
 pub mod keys;
+pub mod lock;
 pub mod objects;
 pub mod session;
 pub mod sign;

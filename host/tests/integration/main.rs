@@ -9,6 +9,7 @@ mod util;
 mod catalogue;
 mod cli;
 mod config;
+mod lock;
 mod protocol;
 mod recovery;
 mod renewal;
