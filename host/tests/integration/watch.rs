@@ -79,3 +79,19 @@ fn watch_without_pcscd_is_pcsc_unavailable() {
     host.expect_hello();
     expect_error(&host.request(json!(1), "watch", json!({})), "PCSC_UNAVAILABLE");
 }
+
+#[test]
+fn watch_reports_the_smart_card_service_going_away() {
+    let mut bed = Bed::start();
+    bed.card(managed(), "Service", 45, 45);
+    let mut host = bed.env.spawn_ours();
+    host.expect_hello();
+    expect_ok(&host.request(json!("w"), "watch", json!({})));
+    host.next_event("card", WITHIN).expect("initial card event");
+    bed.pcscd.stop();
+    let event = host.next_event("error", Duration::from_secs(5)).expect("an error event when pcscd goes");
+    assert_eq!(event["id"], "w");
+    assert_eq!(event["error"]["code"], "PCSC_UNAVAILABLE", "{event}");
+    // Still answering, at once, with the same clear error.
+    expect_error(&host.request(json!(2), "status", json!({})), "PCSC_UNAVAILABLE");
+}
