@@ -190,5 +190,14 @@
     return v ? v : null;
   }
 
-  ns.adapter = Object.freeze({ MARK, findMenu, buildItem, existingItem, disabledClass, selectedCardSerial, stylesDisabledItems, isManageSmartcardPage, panelAnchor, csrfToken });
+  /**
+   * After a renewal the dashboard's own card details (expiry, "due") are stale: it renders them
+   * on the server from the CA's records. Reloading shows the new certificates; the dashboard
+   * keeps the selected card in its session.
+   */
+  function refreshAfterRenewal(doc) {
+    doc.defaultView.location.reload();
+  }
+
+  ns.adapter = Object.freeze({ MARK, findMenu, buildItem, existingItem, disabledClass, selectedCardSerial, stylesDisabledItems, isManageSmartcardPage, panelAnchor, csrfToken, refreshAfterRenewal });
 })(globalThis);

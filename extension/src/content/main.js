@@ -68,6 +68,7 @@
       case 'dismiss':
         refused = null;
         if (r) send({ type: 'renew.dismiss' });
+        if (r && r.phase === 'done') adapter.refreshAfterRenewal(doc);
         break;
       case 'escape':
         if (confirming) confirming = null;

@@ -105,8 +105,13 @@ export class ShadowProbe {
     walk(root);
     const found = [];
     for (const shadow of roots) {
-      const { nodeIds } = await cdp.send('DOM.querySelectorAll', { nodeId: shadow.nodeId, selector });
-      found.push(...nodeIds);
+      try {
+        const { nodeIds } = await cdp.send('DOM.querySelectorAll', { nodeId: shadow.nodeId, selector });
+        found.push(...nodeIds);
+      } catch (error) {
+        // The root went away between reading the tree and querying it (a dialog closing).
+        if (!/Could not find node/.test(String(error && error.message))) throw error;
+      }
     }
     return found;
   }
@@ -116,8 +121,13 @@ export class ShadowProbe {
     const [nodeId] = await this.query(selector);
     if (!nodeId) return null;
     const cdp = await this.session();
-    const { outerHTML } = await cdp.send('DOM.getOuterHTML', { nodeId });
-    return outerHTML.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim();
+    try {
+      const { outerHTML } = await cdp.send('DOM.getOuterHTML', { nodeId });
+      return outerHTML.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim();
+    } catch (error) {
+      if (/Could not find node/.test(String(error && error.message))) return null;
+      throw error;
+    }
   }
 
   /** Waits until `selector` matches inside a shadow root; returns the text. */

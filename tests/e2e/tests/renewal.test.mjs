@@ -109,6 +109,26 @@ test('renewal: the whole flow renews both certificates on the card', async () =>
     assert.ok(!readFileSync(bed.hostLog, 'utf8').includes(PASSCODE), 'passcode in the host log');
     assert.ok(!bed.standin.proc.stderr.includes(PASSCODE), 'passcode in the stand-in log');
     assert.ok(leaks.requests.filter((r) => r.includes('simplereenroll')).length === 2, 'one EST request per role');
+
+    // Close: the dashboard reloads and shows the new certificates, the dialog stays closed, and
+    // the menu item now says the card is not due.
+    const reloaded = page.waitForEvent('load', { timeout: 20000 });
+    await probe.click('button[data-action="dismiss"]');
+    await reloaded;
+    const row = page.locator(`tr.card-row[data-card-serial="${card.tokenSerial}"]`);
+    const year = String(newExpiry.getUTCFullYear());
+    for (const role of ['authentication', 'signing']) {
+      const cell = row.locator(`td[data-cert-role="${role}"]`);
+      assert.equal(await cell.getAttribute('data-status'), 'valid');
+      assert.ok((await cell.getAttribute('data-not-after')).startsWith(year), 'the dashboard shows the new expiry');
+    }
+    await page.click('#select-service');
+    await page.waitForFunction((selector) => {
+      const el = document.querySelector(selector);
+      return el && el.getAttribute('aria-disabled') === 'true' && /not due/i.test(el.getAttribute('title') ?? '');
+    }, '#service-menu [data-cis-renew="menu-item"]', { timeout: 20000 });
+    assert.equal(await probe.text('dialog[open]'), null, 'the done dialog does not come back');
+    await shots.take(page, 'dashboard-after-renewal');
   } finally {
     await tearDown(run);
   }
