@@ -2,10 +2,11 @@
 // real host registered in the profile, and the extension's settings delivered the way IT does:
 // a Chromium policy file (3rdparty extension policy -> storage.managed).
 import { chromium } from 'playwright-core';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ROOT, HOST_BIN } from './bed.mjs';
+import { ShotFiles, screenshotsDir } from './shots.mjs';
 
 export const EXTENSION_DIR = path.join(ROOT, 'extension');
 export const EXTENSION_ID = 'kfambhddimdfpaookgghehjdgahadkji';
@@ -154,24 +155,13 @@ export class ShadowProbe {
   }
 }
 
-/** Screenshots into one folder per test run, numbered in order. */
-export class Shots {
-  constructor(dir) {
-    this.dir = dir;
-    this.n = 0;
-    mkdirSync(dir, { recursive: true });
-  }
-
+/** Full-page screenshots with Playwright. */
+export class Shots extends ShotFiles {
   async take(page, name) {
-    this.n += 1;
-    const file = path.join(this.dir, `${String(this.n).padStart(2, '0')}-${name}.png`);
+    const file = this.next(name);
     await page.screenshot({ path: file, fullPage: true });
     return file;
   }
 }
 
-export function screenshotsDir(name) {
-  return path.join(ROOT, 'test-output', 'screenshots', name);
-}
-
-export { existsSync };
+export { screenshotsDir };

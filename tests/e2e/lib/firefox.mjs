@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { ROOT, HOST_BIN } from './bed.mjs';
+import { ShotFiles } from './shots.mjs';
 
 export const FIREFOX_BIN = process.env.CIS_FIREFOX_BIN ?? '/usr/bin/firefox-esr';
 export const EXTENSION_DIR = path.join(ROOT, 'extension');
@@ -487,16 +488,9 @@ export async function signIn(page, baseUrl, { username = 'sponsor1', password = 
   await page.waitForSelector('body[data-page="home"]');
 }
 
-/** Screenshots into one folder per test, numbered in order. */
-export class Shots {
-  constructor(dir) {
-    this.dir = dir;
-    this.n = 0;
-    mkdirSync(dir, { recursive: true });
-  }
-
+/** Screenshots through WebDriver BiDi. */
+export class Shots extends ShotFiles {
   take(page, name, options) {
-    this.n += 1;
-    return page.screenshot(path.join(this.dir, `${String(this.n).padStart(2, '0')}-${name}.png`), options);
+    return page.screenshot(this.next(name), options);
   }
 }

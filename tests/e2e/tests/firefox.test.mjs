@@ -141,7 +141,7 @@ test('firefox: without the host registered, Renew Certificate says how IT instal
   }
 });
 
-test('firefox: the whole renewal renews both certificates on the card', async () => {
+test('firefox: the whole renewal, after a wrong passcode, renews both certificates on the card', async () => {
   const run = await setUp('firefox-renewal', { pin: PASSCODE });
   const { bed, firefox, page, card, shots } = run;
   try {
@@ -179,6 +179,18 @@ test('firefox: the whole renewal renews both certificates on the card', async ()
       'no passcode input in the dashboard');
     await shots.take(pinWindow, 'passcode-window');
     await shots.take(page, 'waiting-for-passcode', { fullPage: false });
+
+    // A wrong passcode first: the window says so (SoftHSM gives no count, and the text says
+    // that honestly) and asks again.
+    await pinWindow.keys('00000000');
+    await pinWindow.press('Enter');
+    const wrong = await pinWindow.waitFor(() => {
+      const error = document.querySelector('#error');
+      const input = document.querySelector('#pin');
+      return error && !error.hidden && input && !input.disabled && input.value === '' ? error.textContent : false;
+    }, [], { what: 'the wrong-passcode message and an empty, enabled field', timeout: 20000 });
+    assert.match(String(wrong), /Wrong passcode.*tries/);
+    await shots.take(pinWindow, 'wrong-passcode');
     await pinWindow.keys(PASSCODE);
     await pinWindow.press('Enter');
 
