@@ -17,7 +17,7 @@ cis-renew-host: renews NHS smartcard certificates; browsers start it as a native
 
 Usage:
   cis-renew-host status [--json]   Show the readers, the managed reader and the card in it
-{DEPLOY}
+  {DEPLOY}
   cis-renew-host help              Show this text
   cis-renew-host --version         Show the version
 

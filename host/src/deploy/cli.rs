@@ -8,9 +8,9 @@ use super::registry::system_registry;
 use crate::config::Config;
 use std::path::PathBuf;
 
-/// Usage lines, shown by `help`.
+/// Usage lines, shown by `help` after two spaces of indent (a string continuation drops them).
 pub const USAGE: &str = "\
-  cis-renew-host install [--system|--user] [--browser NAME]... [--chrome-web-store-id ID]
+cis-renew-host install [--system|--user] [--browser NAME]... [--chrome-web-store-id ID]
                          [--edge-addons-id ID] [--exe PATH] [--root DIR [--os linux|macos]]
                                    Register this host with the browsers (default: --system, all)
   cis-renew-host uninstall [--system|--user] [--browser NAME]... [--root DIR]
