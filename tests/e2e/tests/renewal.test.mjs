@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Bed, SPONSOR_READER, MANAGED_READER } from '../lib/bed.mjs';
-import { launch, writePolicy, removePolicy, signIn, Shots, screenshotsDir } from '../lib/browser.mjs';
+import { launch, writePolicy, removePolicy, signIn, Shots, screenshotsDir, ShadowProbe } from '../lib/browser.mjs';
 import { openServiceMenu, chooseRenew, continueToPasscode, typePasscode, dialogText } from '../lib/flow.mjs';
 
 // A passcode no log line, serial or timestamp could contain by chance.
@@ -226,5 +226,52 @@ test('renewal: Cancel while the CA is asked leaves the card as it was', async ()
     assert.deepEqual(await bed.standin.admin('/admin/api/issued'), []);
   } finally {
     await tearDown(run);
+  }
+});
+
+test('renewal: when the dashboard has no Select Service menu, the extension panel renews the card', async () => {
+  const bed = await Bed.start({ validityDays: VALIDITY_DAYS });
+  let browser;
+  try {
+    const card = await bed.card({ reader: MANAGED_READER, label: 'Alice card', user: 'alice', authDays: 45, signDays: 45, pin: PASSCODE });
+    writePolicy(bed.standin.url);
+    browser = await launch({ hostEnv: bed.hostEnv() });
+    const page = await browser.context.newPage();
+    const shots = new Shots(screenshotsDir('renewal-panel'));
+    // A dashboard redesign without the menu: on every page load, before content scripts run
+    // (at document_idle), its markup is taken out.
+    await page.addInitScript(() => {
+      document.addEventListener('DOMContentLoaded', () => {
+        for (const id of ['select-service', 'service-menu']) document.getElementById(id)?.remove();
+      });
+    });
+    await signIn(page, bed.standin.url);
+    await page.goto(`${bed.standin.url}/smartcard?card=${card.tokenSerial}`);
+    await page.waitForSelector('#smartcard-details');
+    assert.equal(await page.locator('#service-menu').count(), 0, 'the page has no menu');
+
+    // The panel stands in for the menu: disabled until the sponsor selects the card.
+    const probe = new ShadowProbe(page);
+    await probe.waitFor('section.panel', { text: /Select the user.s card/ });
+    assert.equal((await probe.query('section.panel button[aria-disabled="true"]')).length, 1);
+    await shots.take(page, 'panel-before-select');
+    await page.click(`button.card-select-button[data-card-serial="${card.tokenSerial}"]`);
+    await page.waitForSelector(`#selected-card[data-card-serial="${card.tokenSerial}"]`);
+    const enabledBy = Date.now() + 20000;
+    while ((await probe.query('section.panel button[aria-disabled="false"]')).length === 0) {
+      assert.ok(Date.now() < enabledBy, `the panel's Renew Certificate stays disabled: ${await probe.text('section.panel')}`);
+      await page.waitForTimeout(100);
+    }
+    await shots.take(page, 'panel');
+    await probe.click('section.panel button');
+    const { pinWindow } = await continueToPasscode(page);
+    await typePasscode(pinWindow, PASSCODE);
+    await probe.waitFor('dialog', { text: /renewed/i, timeout: 60000 });
+    await shots.take(page, 'done');
+    assertRenewedCard(bed, oldSerialsOf(card), Date.now() - 60000);
+  } finally {
+    await browser?.close();
+    removePolicy();
+    await bed.stop();
   }
 });
