@@ -108,6 +108,7 @@ impl Controller {
     fn dispatch(&mut self, request: &mut Request) -> Result<Value, HostError> {
         match request.command.as_str() {
             "renewBegin" => {
+                let confirm_final_try = handlers::renew_begin::take_confirm_final_try(&mut request.params)?;
                 let pin = handlers::renew_begin::take_pin(&mut request.params)?;
                 if self.renewal.is_some() {
                     return Err(HostError::new(
@@ -116,7 +117,8 @@ impl Controller {
                     ));
                 }
                 let mut progress = self.progress(&request.id);
-                let requested = handlers::renew_begin::begin(&self.services, pin, &mut progress)?;
+                let requested =
+                    handlers::renew_begin::begin(&self.services, pin, confirm_final_try, &mut progress)?;
                 let result = handlers::renew_begin::result(&requested);
                 self.renewal = Some(requested);
                 self.services.set_renewal_open(true);

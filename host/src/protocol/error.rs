@@ -33,6 +33,9 @@ pub enum ErrorCode {
     PinIncorrect,
     /// The passcode is blocked: the card must be unlocked first.
     PinLocked,
+    /// One try is left and the request did not say the holder accepted the risk
+    /// (`confirmFinalTry`): the card was not asked, so the try is not spent.
+    PinFinalTry,
     /// The passcode is outside the token's length limits.
     PinInvalid,
     /// The card is not eligible for renewal now.
@@ -67,6 +70,7 @@ impl ErrorCode {
             ErrorCode::NoCard => "NO_CARD",
             ErrorCode::PinIncorrect => "PIN_INCORRECT",
             ErrorCode::PinLocked => "PIN_LOCKED",
+            ErrorCode::PinFinalTry => "PIN_FINAL_TRY",
             ErrorCode::PinInvalid => "PIN_INVALID",
             ErrorCode::NotRenewable => "NOT_RENEWABLE",
             ErrorCode::CertificateMismatch => "CERTIFICATE_MISMATCH",
