@@ -10,6 +10,7 @@ import { statusRefresh } from './actions/statusRefresh.js';
 import { estResponse } from './actions/estResponse.js';
 import { pinSubmit } from './actions/pinSubmit.js';
 import { pinCancel } from './actions/pinCancel.js';
+import { pinReveal } from './actions/pinReveal.js';
 
 /**
  * @param {object} app  { hub, renewal, pinWindow }
@@ -32,6 +33,8 @@ export function dispatch(app, msg, ctx) {
       return pinSubmit(app, msg, ctx);
     case 'pin.cancel':
       return pinCancel(app, msg, ctx);
+    case 'pin.reveal':
+      return pinReveal(app, msg, ctx);
     default:
       return undefined;
   }

@@ -25,6 +25,7 @@
     NO_CARD: { key: 'errNoCard', source: 'host', retry: true },
     PIN_INCORRECT: { key: 'errPinIncorrect', source: 'host', retry: true },
     PIN_LOCKED: { key: 'errPinLocked', source: 'host', retry: false },
+    PIN_FINAL_TRY: { key: 'errPinFinalTryNeeded', source: 'host', retry: true },
     PIN_INVALID: { key: 'errPinInvalid', source: 'host', retry: true },
     NOT_RENEWABLE: { key: 'errNotRenewable', source: 'host', retry: false },
     CERTIFICATE_MISMATCH: { key: 'errCertificateMismatch', source: 'host', retry: false },
