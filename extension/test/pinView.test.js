@@ -112,7 +112,7 @@ test('pin_escapeOrCancel_postsCancelOnce', () => {
   assert.equal(b.input.disabled, true, 'after cancel nothing more is asked');
 });
 
-test('pin_firstMoment_ignoresKeysAndSubmits', () => {
+test('pin_firstMoment_ignoresKeysAndSubmits', async () => {
   const clock = { now: 1000 };
   const { doc, dom, input, posted, submit } = setup(undefined, { guardMs: 400, clock });
   const ev = new dom.window.KeyboardEvent('keydown', { key: 'Enter', bubbles: true, cancelable: true });
@@ -124,7 +124,10 @@ test('pin_firstMoment_ignoresKeysAndSubmits', () => {
   const cancel = doc.getElementById('cancel');
   cancel.click();
   assert.deepEqual(posted, [], 'no cancel by a stray click either');
+  assert.equal(doc.getElementById('form').hasAttribute('data-ready'), false);
   clock.now += 400;
+  await new Promise((r) => setTimeout(r, 450));
+  assert.equal(doc.getElementById('form').hasAttribute('data-ready'), true, 'marked ready after the first moment');
   input.value = '1234';
   submit();
   assert.deepEqual(posted, [{ type: 'pin.submit', pin: '1234' }]);

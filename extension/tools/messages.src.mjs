@@ -104,7 +104,7 @@ export default {
   dlgClose: ['Close'],
   dlgTryAgain: ['Try again'],
   dlgShowPinWindow: ['Show the passcode window'],
-  dlgStepDone: ['(done)'],
+  dlgStepDone: ['(complete)'],
   dlgStepCurrent: ['(now)'],
   dlgStarting: ['Opening the passcode window…'],
   dlgBusyTitle: ['Renewing the certificates'],

@@ -19,7 +19,7 @@ const GUARD_MS = 400;
  * @param {Document} doc the pin.html document
  * @param {object} o { port: {postMessage}, t(key, subs), guardMs?, now?(), onLayout?() }
  */
-export function createPinView(doc, { port, t, guardMs = GUARD_MS, now = () => Date.now(), onLayout = () => {} }) {
+export function createPinView(doc, { port, t, guardMs = GUARD_MS, now = () => Date.now(), onLayout = () => {}, timers = globalThis }) {
   const $ = (id) => doc.getElementById(id);
   const form = $('form');
   const input = $('pin');
@@ -36,6 +36,7 @@ export function createPinView(doc, { port, t, guardMs = GUARD_MS, now = () => Da
   let done = false;
   let shownAt = -Infinity;
   let needsConfirm = false;
+  let readyTimer = null;
 
   for (const node of doc.querySelectorAll('[data-i18n]')) node.textContent = t(node.getAttribute('data-i18n'));
   doc.title = t('pinWindowTitle');
@@ -85,6 +86,13 @@ export function createPinView(doc, { port, t, guardMs = GUARD_MS, now = () => Da
     showError(msg.error ? errorText(msg.error) : '');
     input.value = '';
     shownAt = now();
+    // `data-ready` once input is taken (tests and assistive tools can wait for it).
+    form.removeAttribute('data-ready');
+    if (readyTimer) timers.clearTimeout(readyTimer);
+    readyTimer = timers.setTimeout(() => {
+      readyTimer = null;
+      if (!done) form.setAttribute('data-ready', '');
+    }, guardMs);
     setBusy(false, '');
   }
 
@@ -131,6 +139,7 @@ export function createPinView(doc, { port, t, guardMs = GUARD_MS, now = () => Da
     const message = { type: 'pin.submit', pin: input.value };
     if (needsConfirm) message.confirmFinalTry = true;
     input.value = '';
+    form.removeAttribute('data-ready');
     setBusy(true, t('pinChecking'));
     port.postMessage(message);
     message.pin = '';
