@@ -86,7 +86,7 @@ pub fn begin(
     keys.build_requests(progress)
 }
 
-fn describe(reason: Option<&str>) -> &'static str {
+pub(crate) fn describe(reason: Option<&str>) -> &'static str {
     use crate::certs::NotRenewableReason as R;
     let all = [R::NoCertificates, R::NotDue, R::Expired, R::PinLocked, R::PinNotInitialized];
     all.into_iter()

@@ -4,6 +4,7 @@
 use super::params;
 use crate::certs::window::PinGate;
 use crate::certs::{assess_card, assess_certificate, parse_certificate, CertificateInfo, Eligibility};
+use crate::config::CardBackend;
 use crate::protocol::HostError;
 use crate::readers::{ReaderInfo, Readers};
 use crate::renewal::pairs::RENEWED_ROLES;
@@ -70,6 +71,17 @@ pub struct CardReport {
     /// login) finishes or undoes it. Only present when true.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// With `interrupted` on a PIV card: the roles whose new certificate is not on the card
+    /// yet. Only present when not empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub remaining: Vec<&'static str>,
+    /// The renewal service authorises changes to this card with its card-management key (a
+    /// PIV card): `renewBegin` takes no passcode, `renewAdmin` does. Only present when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub card_admin: bool,
+    /// Passcode tries left, where the card says (PIV). Only present when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin_tries_left: Option<u8>,
 }
 
 /// Token identity.
@@ -157,6 +169,14 @@ pub fn status_for_readers(services: &Services, readers: &[ReaderInfo]) -> Result
     if !reader.card_present {
         return Ok(report.without_card("NO_CARD"));
     }
+    match piv_card(services, reader)? {
+        PivProbe::Card(card) => {
+            report.card = Some(*card);
+            return Ok(report);
+        }
+        PivProbe::NoToken => return Ok(report.without_card("NO_TOKEN")),
+        PivProbe::NotPiv => {}
+    }
     let module = services.token()?;
     let Some(slot) = module.slot_for_reader(&reader.name, services.config.slot_map.get(&reader.name))? else {
         return Ok(report.without_card("NO_TOKEN"));
@@ -184,6 +204,67 @@ pub fn status_for_readers(services: &Services, readers: &[ReaderInfo]) -> Result
     card.interrupted = interrupted;
     report.card = Some(card);
     Ok(report)
+}
+
+enum PivProbe {
+    Card(Box<CardReport>),
+    NoToken,
+    NotPiv,
+}
+
+/// The card as a PIV card, when the configured backend allows and the card answers SELECT.
+fn piv_card(services: &Services, reader: &ReaderInfo) -> Result<PivProbe, HostError> {
+    if services.config.card_backend == CardBackend::Pkcs11 {
+        return Ok(PivProbe::NotPiv);
+    }
+    let inventory = match crate::piv::inventory::read(&reader.name) {
+        Ok(Some(inventory)) => inventory,
+        Ok(None) if services.config.card_backend == CardBackend::Piv => return Ok(PivProbe::NoToken),
+        Ok(None) => return Ok(PivProbe::NotPiv),
+        // This host's own PIV renewal holds the card exclusively.
+        Err(crate::piv::PivError::Pcsc(pcsc::Error::SharingViolation)) if services.renewal_open() => {
+            return Err(HostError::new(
+                crate::protocol::ErrorCode::Busy,
+                "The card is being renewed; its status is shown when the renewal ends.",
+            ))
+        }
+        Err(e) if services.config.card_backend == CardBackend::Piv => return Err(e.into()),
+        Err(e) => {
+            log::debug!("PIV probe failed ({e}); trying PKCS#11");
+            return Ok(PivProbe::NotPiv);
+        }
+    };
+    Ok(PivProbe::Card(Box::new(piv_report(services, reader, &inventory))))
+}
+
+/// The status of a PIV card from its inventory.
+pub fn piv_report(
+    services: &Services,
+    reader: &ReaderInfo,
+    inventory: &crate::piv::inventory::Inventory,
+) -> CardReport {
+    let parsed: Vec<CertificateInfo> = inventory
+        .certificates
+        .iter()
+        .filter_map(|(slot, der)| match parse_certificate(der) {
+            Ok(info) => Some(info),
+            Err(e) => {
+                log::warn!("skipping the unreadable certificate in slot {}: {e}", slot.as_str());
+                None
+            }
+        })
+        .collect();
+    let mut certificates = newest_per_role(parsed);
+    certificates.sort_by_key(|c| c.role);
+    let mut card =
+        card_report(reader, &inventory.summary(), &certificates, services.config.renewal_window_days);
+    card.card_admin = true;
+    card.pin_tries_left = inventory.tries_left();
+    if !services.renewal_open() {
+        card.remaining = crate::piv::journal::remaining(inventory);
+        card.interrupted = !card.remaining.is_empty();
+    }
+    card
 }
 
 /// Keeps one certificate per renewed role, the newest: a renewal interrupted after the new
@@ -258,6 +339,9 @@ fn card_report(
         reason: verdict.reason.map(|r| r.as_str()),
         renewable_from: verdict.renewable_from.map(rfc3339),
         interrupted: false,
+        remaining: Vec::new(),
+        card_admin: false,
+        pin_tries_left: None,
     }
 }
 
