@@ -68,14 +68,23 @@ pub fn try_begin(services: &Services, params: &Map<String, Value>) -> Result<Opt
             "The passcode is locked. Unlock the card first, then renew.",
         ));
     }
-    // An interrupted renewal finishes what it left; otherwise both slots are renewed.
+    if !card.interrupted {
+        // A journal whose slots all hold their new certificates is finished (an interruption
+        // after the last PUT DATA but before the journal went): its keys must not be reused.
+        crate::piv::journal::remove(&card.token.serial);
+    }
+    // An interrupted renewal finishes what it left, and renews what is due besides.
+    let due = |role: &str| card.certificates.iter().any(|c| c.role == role && c.renewable);
     let old: Vec<OldCertificate> = inventory
         .certificates
         .iter()
         .filter_map(|(slot, der)| {
             parse_certificate(der).ok().map(|info| OldCertificate { slot: *slot, info })
         })
-        .filter(|old| !card.interrupted || card.remaining.contains(&old.slot.role().as_str()))
+        .filter(|old| {
+            let role = old.slot.role().as_str();
+            !card.interrupted || card.remaining.contains(&role) || due(role)
+        })
         .collect();
     if old.is_empty() {
         return Err(HostError::new(ErrorCode::NotRenewable, "The card has no certificate to renew.")
