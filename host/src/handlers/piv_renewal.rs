@@ -8,13 +8,13 @@
 //!   `"remaining"` once the keys were replaced (the next renewal finishes the card).
 
 use super::params;
-use super::renew_begin::describe;
+use super::renew_begin::not_renewable;
 use super::renew_complete::CompleteParams;
-use super::status::{piv_report, status};
+use super::status::{managed_card, status};
 use crate::certs::chain::load_anchors;
 use crate::certs::parse_certificate;
+use crate::certs::{assess_certificate, Eligibility, NotRenewableReason};
 use crate::config::CardBackend;
-use crate::piv::inventory;
 use crate::piv::renewal::{OldCertificate, PivRenewal};
 use crate::protocol::{ErrorCode, HostError};
 use crate::readers::Readers;
@@ -31,67 +31,52 @@ pub fn try_begin(services: &Services, params: &Map<String, Value>) -> Result<Opt
         return Ok(None);
     }
     let readers = Readers::connect()?.list()?;
-    let names: Vec<&str> = readers.iter().map(|r| r.name.as_str()).collect();
-    let Some(reader) = services.reader_rule().pick(&names).map(|i| &readers[i]) else { return Ok(None) };
-    if !reader.card_present {
-        return Ok(None);
-    }
-    let Some(inventory) = inventory::read(&reader.name).ok().flatten() else { return Ok(None) };
+    let Ok(card) = managed_card(services, &readers)? else { return Ok(None) };
+    let Some(piv) = &card.piv else { return Ok(None) };
     params::only(params, &["cardSerial", "confirmFinalTry"])?;
-    let card = piv_report(services, reader, &inventory);
     match params.get("cardSerial") {
         None => {}
-        Some(Value::String(serial)) if serial.eq_ignore_ascii_case(&card.token.serial) => {}
+        Some(Value::String(serial)) if serial.eq_ignore_ascii_case(&card.summary.serial) => {}
         Some(Value::String(_)) => {
             return Err(HostError::new(
-                ErrorCode::NoCard,
+                ErrorCode::CardChanged,
                 "The card in the managed reader is not the card selected.",
-            )
-            .with("reason", "CARD_CHANGED"))
+            ))
         }
         Some(_) => return Err(HostError::bad_request("The parameter 'cardSerial' must be a string.")),
     }
-    if !card.renewable && !card.interrupted {
-        return Err(match card.reason {
-            Some("PIN_LOCKED") => HostError::new(
-                ErrorCode::PinLocked,
-                "The passcode is locked. Unlock the card first, then renew.",
-            ),
-            reason => {
-                HostError::new(ErrorCode::NotRenewable, describe(reason)).with("reason", reason.unwrap_or(""))
-            }
-        });
+    let remaining = crate::piv::journal::remaining(piv);
+    let interrupted = !remaining.is_empty();
+    let now = OffsetDateTime::now_utc();
+    let verdict = card.eligibility(now, services.config.renewal_window_days);
+    if let Some(reason) = verdict.reason {
+        if !interrupted || reason == NotRenewableReason::PinLocked {
+            return Err(not_renewable(reason));
+        }
     }
-    if card.pin == "locked" {
-        return Err(HostError::new(
-            ErrorCode::PinLocked,
-            "The passcode is locked. Unlock the card first, then renew.",
-        ));
-    }
-    if !card.interrupted {
+    if !interrupted {
         // A journal whose slots all hold their new certificates is finished (an interruption
         // after the last PUT DATA but before the journal went): its keys must not be reused.
-        crate::piv::journal::remove(&card.token.serial);
+        crate::piv::journal::remove(&card.summary.serial);
     }
     // An interrupted renewal finishes what it left, and renews what is due besides.
-    let due = |role: &str| card.certificates.iter().any(|c| c.role == role && c.renewable);
-    let old: Vec<OldCertificate> = inventory
+    let window = services.config.renewal_window_days;
+    let old: Vec<OldCertificate> = piv
         .certificates
         .iter()
         .filter_map(|(slot, der)| {
             parse_certificate(der).ok().map(|info| OldCertificate { slot: *slot, info })
         })
         .filter(|old| {
-            let role = old.slot.role().as_str();
-            !card.interrupted || card.remaining.contains(&role) || due(role)
+            let due = assess_certificate(now, old.info.not_after, window) == Eligibility::Due;
+            due || remaining.contains(&old.slot.role().as_str())
         })
         .collect();
     if old.is_empty() {
-        return Err(HostError::new(ErrorCode::NotRenewable, "The card has no certificate to renew.")
-            .with("reason", "NO_CERTIFICATES"));
+        return Err(not_renewable(NotRenewableReason::NoCertificates));
     }
-    let lock = CardLock::acquire(&card.token.serial)?;
-    Ok(Some(PivRenewal::begin(&reader.name, &inventory, old)?.with_lock(lock)))
+    let lock = CardLock::acquire(&card.summary.serial)?;
+    Ok(Some(PivRenewal::begin(&card.reader.name, piv, old, crate::piv::KeyAlgorithm::P384)?.with_lock(lock)))
 }
 
 /// Whether `params` name the open PIV renewal.

@@ -5,6 +5,7 @@ use super::apdu::{self, Status, CHUID_TAG};
 use super::tlv::{self, find, unwrap};
 use super::transport::Exchange;
 use super::{AdminAlgorithm, KeyAlgorithm, PivError, Slot};
+use crate::token::algorithm::PublicKey;
 use zeroize::{Zeroize, Zeroizing};
 
 /// The PIN state, from VERIFY with no data.
@@ -16,22 +17,6 @@ pub enum PinStatus {
     TriesLeft(u8),
     /// Blocked: the PUK (or a card-management system) must unblock it.
     Blocked,
-}
-
-/// A public key as GENERATE returned it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PublicKey {
-    /// An EC point (uncompressed SEC1) on P-384.
-    P384(p384::PublicKey),
-    /// An EC point (uncompressed SEC1) on P-256, kept as bytes.
-    P256(Vec<u8>),
-    /// An RSA modulus and exponent, big-endian.
-    Rsa {
-        /// Modulus.
-        n: Vec<u8>,
-        /// Public exponent.
-        e: Vec<u8>,
-    },
 }
 
 fn refused(command: &'static str, status: Status) -> PivError {
@@ -177,28 +162,20 @@ pub fn generate(x: &mut Exchange<'_>, slot: Slot, algorithm: KeyAlgorithm) -> Re
     }
     let template = unwrap(&response.data, &[0x7F, 0x49], "public key not in 7F49")
         .map_err(|e| PivError::Malformed(e.0))?;
+    let field = |tag: u8, what: &'static str| -> Result<&[u8], PivError> {
+        find(template, &[tag]).map_err(malformed)?.ok_or(PivError::Malformed(what))
+    };
     match algorithm {
-        KeyAlgorithm::P384 => {
-            let point =
-                find(template, &[0x86]).map_err(malformed)?.ok_or(PivError::Malformed("no EC point (86)"))?;
-            p384::PublicKey::from_sec1_bytes(point)
-                .map(PublicKey::P384)
-                .map_err(|_| PivError::Malformed("not a P-384 point"))
-        }
-        KeyAlgorithm::P256 => {
-            let point =
-                find(template, &[0x86]).map_err(malformed)?.ok_or(PivError::Malformed("no EC point (86)"))?;
-            if point.len() != 65 || point[0] != 0x04 {
-                return Err(PivError::Malformed("not an uncompressed P-256 point"));
-            }
-            Ok(PublicKey::P256(point.to_vec()))
-        }
+        KeyAlgorithm::P384 => p384::PublicKey::from_sec1_bytes(field(0x86, "no EC point (86)")?)
+            .map(PublicKey::P384)
+            .map_err(|_| PivError::Malformed("not a P-384 point")),
+        KeyAlgorithm::P256 => p256::PublicKey::from_sec1_bytes(field(0x86, "no EC point (86)")?)
+            .map(PublicKey::P256)
+            .map_err(|_| PivError::Malformed("not a P-256 point")),
         KeyAlgorithm::Rsa2048 => {
-            let n =
-                find(template, &[0x81]).map_err(malformed)?.ok_or(PivError::Malformed("no modulus (81)"))?;
-            let e =
-                find(template, &[0x82]).map_err(malformed)?.ok_or(PivError::Malformed("no exponent (82)"))?;
-            Ok(PublicKey::Rsa { n: n.to_vec(), e: e.to_vec() })
+            let n = field(0x81, "no modulus (81)")?;
+            let e = field(0x82, "no exponent (82)")?;
+            PublicKey::from_rsa_attributes(n, e).map_err(|_| PivError::Malformed("not an RSA key"))
         }
     }
 }

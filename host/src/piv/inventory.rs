@@ -5,6 +5,9 @@
 use super::card::{self, PinStatus};
 use super::transport::{Connection, Counters};
 use super::{hex_upper, PivError, Slot};
+use crate::token::algorithm::PublicKey;
+use crate::token::card::{CardObject, ObjectKind, ObjectRef};
+use crate::token::inventory::{Inventory as CardInventory, Visibility};
 use crate::token::{PinState, TokenSummary};
 
 /// The shortest and longest PIV PIN (SP 800-73-4: 6 to 8 digits, padded to 8).
@@ -34,6 +37,32 @@ impl Inventory {
             PinStatus::Blocked => Some(0),
             PinStatus::Verified => None,
         }
+    }
+
+    /// The card model's inventory: per slot with a certificate, the certificate and its
+    /// private key (a PIV slot's contents are known without the PIN, so the view counts as
+    /// signed in), tied by the slot's key reference as identifier.
+    pub fn card_model(&self) -> CardInventory {
+        let mut objects = Vec::new();
+        for (slot, der) in &self.certificates {
+            let id = vec![slot.key_reference()];
+            let algorithm = crate::certs::parse_certificate(der)
+                .ok()
+                .and_then(|info| PublicKey::from_spki_der(&info.public_key_der))
+                .map(|key| key.algorithm());
+            let object = |kind, value: Vec<u8>| CardObject {
+                handle: ObjectRef(u64::from(slot.key_reference())),
+                kind,
+                id: id.clone(),
+                label: format!("PIV {}", slot.as_str()),
+                value,
+                public_key: None,
+                algorithm,
+            };
+            objects.push(object(ObjectKind::Certificate, der.clone()));
+            objects.push(object(ObjectKind::PrivateKey, Vec::new()));
+        }
+        CardInventory::new(&objects, Visibility::SignedIn)
     }
 
     /// The token summary the status report is built from.

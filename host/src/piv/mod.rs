@@ -103,6 +103,24 @@ impl KeyAlgorithm {
         }
     }
 
+    /// The card model's name for it.
+    pub fn model(self) -> crate::token::algorithm::KeyAlgorithm {
+        use crate::token::algorithm::KeyAlgorithm as Model;
+        match self {
+            KeyAlgorithm::P384 => Model::P384,
+            KeyAlgorithm::P256 => Model::P256,
+            KeyAlgorithm::Rsa2048 => Model::RSA2048,
+        }
+    }
+
+    /// The PIV algorithm for a card-model algorithm, if PIV has it (RSA-3072 is not in
+    /// SP 800-78-4's PIV set).
+    pub fn from_model(model: crate::token::algorithm::KeyAlgorithm) -> Option<KeyAlgorithm> {
+        [KeyAlgorithm::P384, KeyAlgorithm::P256, KeyAlgorithm::Rsa2048]
+            .into_iter()
+            .find(|a| a.model() == model)
+    }
+
     /// The algorithm for a configuration or journal name.
     pub fn from_name(name: &str) -> Option<KeyAlgorithm> {
         [KeyAlgorithm::P384, KeyAlgorithm::P256, KeyAlgorithm::Rsa2048]

@@ -13,7 +13,7 @@
 //! PC/SC transaction. Nothing on the card changes before the service's answer to the witness
 //! is accepted; from then on the journal ([`super::journal`]) records each slot's progress.
 
-use super::card::{self, PinStatus, PublicKey};
+use super::card::{self, PinStatus};
 use super::inventory::Inventory;
 use super::journal::{self, Journal, SlotStage};
 use super::transport::{Connection, Counters, Exchange};
@@ -24,10 +24,9 @@ use crate::certs::{parse_certificate, CertificateInfo};
 use crate::protocol::{ErrorCode, HostError};
 use crate::renewal::steps::{reach, ProgressSink, Step};
 use crate::renewal::verify::CLOCK_SKEW;
+use crate::token::algorithm::{prehashed_input, PublicKey, Signature};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use p384::pkcs8::{DecodePublicKey, EncodePublicKey};
-use sha2::{Digest, Sha384};
 use time::OffsetDateTime;
 use x509_cert::der::Decode;
 use x509_cert::Certificate;
@@ -50,7 +49,7 @@ pub struct SlotRequest {
     /// The certificate being replaced.
     pub old: CertificateInfo,
     /// The new key.
-    pub public: p384::PublicKey,
+    pub public: PublicKey,
     /// The request, DER.
     pub csr: Vec<u8>,
 }
@@ -73,6 +72,8 @@ pub struct PivRenewal {
     connection: Option<Connection>,
     old: Vec<OldCertificate>,
     tries_left: Option<u8>,
+    /// The new keys' algorithm.
+    key_algorithm: KeyAlgorithm,
     stage: Stage,
     /// Keeps other host processes off this card while the renewal is open.
     lock: Option<crate::token::lock::CardLock>,
@@ -110,6 +111,7 @@ impl PivRenewal {
         reader: &str,
         inventory: &Inventory,
         old: Vec<OldCertificate>,
+        key_algorithm: KeyAlgorithm,
     ) -> Result<PivRenewal, HostError> {
         let before = Counters::now();
         let mut connection = Connection::open(reader, true)?.with_fault_from_env();
@@ -137,6 +139,7 @@ impl PivRenewal {
             connection: Some(connection),
             old,
             tries_left: inventory.tries_left(),
+            key_algorithm,
             stage: Stage::AwaitingAdmin { witness },
             lock: None,
         })
@@ -245,6 +248,7 @@ impl PivRenewal {
         let algorithm = self.algorithm;
         let card_id = self.card_id.clone();
         let old = self.old.clone();
+        let key_algorithm = self.key_algorithm;
         let mut stage = std::mem::replace(&mut self.stage, Stage::AwaitingAdmin { witness: Vec::new() });
         let result = connection.step(|x| {
             let response = match &stage {
@@ -262,7 +266,7 @@ impl PivRenewal {
             };
             reach(progress, Step::Login, None);
             card::verify_pin(x, &params.pin)?;
-            let requests = make_requests(x, &card_id, &old, &params.pin, progress)?;
+            let requests = make_requests(x, &card_id, &old, &params.pin, key_algorithm, progress)?;
             stage = Stage::Requested { response, requests };
             Ok(())
         });
@@ -346,42 +350,69 @@ impl Drop for PivRenewal {
 struct PivSigner<'a, 'c> {
     x: &'a mut Exchange<'c>,
     slot: Slot,
-    public: p384::PublicKey,
+    algorithm: KeyAlgorithm,
+    public: PublicKey,
     pin: &'a [u8],
     error: Option<PivError>,
 }
 
+/// EMSA-PKCS1-v1_5 (RFC 8017 section 9.2): `00 01 FF..FF 00 || DigestInfo`, the block a PIV
+/// card signs with raw RSA.
+fn pkcs1_block(digest_info: &[u8], length: usize) -> Option<Vec<u8>> {
+    let padding = length.checked_sub(digest_info.len() + 3).filter(|n| *n >= 8)?;
+    let mut block = vec![0x00, 0x01];
+    block.extend(std::iter::repeat_n(0xFF, padding));
+    block.push(0x00);
+    block.extend_from_slice(digest_info);
+    Some(block)
+}
+
 impl RequestSigner for PivSigner<'_, '_> {
-    fn public_key(&self) -> p384::PublicKey {
-        self.public
+    fn public_key(&self) -> PublicKey {
+        self.public.clone()
     }
 
-    fn sign(&mut self, message: &[u8]) -> Result<p384::ecdsa::Signature, HostError> {
+    fn sign(&mut self, message: &[u8]) -> Result<Signature, HostError> {
+        let model = self.algorithm.model();
         let signed = (|| {
             if self.slot == Slot::Signature {
                 card::verify_pin(self.x, self.pin)?;
             }
-            let digest = Sha384::digest(message);
-            card::sign(self.x, self.slot, KeyAlgorithm::P384, &digest)
+            let mut input = prehashed_input(model, message);
+            if self.algorithm == KeyAlgorithm::Rsa2048 {
+                input =
+                    pkcs1_block(&input, 256).ok_or(PivError::Malformed("digest too long for RSA-2048"))?;
+            }
+            card::sign(self.x, self.slot, self.algorithm, &input)
         })();
-        let der = signed.map_err(|e| {
+        let answer = signed.map_err(|e| {
             self.error = Some(e.clone());
             HostError::from(e)
         })?;
-        p384::ecdsa::Signature::from_der(&der).map_err(|e| {
+        let unreadable = |e: String| {
             HostError::new(ErrorCode::TokenError, format!("The card's signature could not be read ({e})."))
-        })
+        };
+        // EC answers are DER (SP 800-73-4 part 2, A.4); RSA answers the raw block.
+        match self.algorithm {
+            KeyAlgorithm::P384 => p384::ecdsa::Signature::from_der(&answer)
+                .map(Signature::P384)
+                .map_err(|e| unreadable(e.to_string())),
+            KeyAlgorithm::P256 => p256::ecdsa::Signature::from_der(&answer)
+                .map(Signature::P256)
+                .map_err(|e| unreadable(e.to_string())),
+            KeyAlgorithm::Rsa2048 => Signature::from_raw(model, &answer),
+        }
     }
 }
 
-fn spki_base64(public: &p384::PublicKey) -> Option<String> {
-    public.to_public_key_der().ok().map(|der| BASE64.encode(der.as_bytes()))
+fn spki_base64(public: &PublicKey) -> Option<String> {
+    public.to_spki_der().ok().map(|der| BASE64.encode(der))
 }
 
-fn journal_key(journal: &Journal, slot: Slot) -> Option<p384::PublicKey> {
+fn journal_key(journal: &Journal, slot: Slot, algorithm: KeyAlgorithm) -> Option<PublicKey> {
     let entry = journal.slot(slot).filter(|e| e.stage == SlotStage::Generated)?;
     let der = BASE64.decode(entry.public_key.as_deref()?).ok()?;
-    p384::PublicKey::from_public_key_der(&der).ok()
+    PublicKey::from_spki_der(&der).filter(|key| key.algorithm() == algorithm.model())
 }
 
 /// For each slot: reuse the key an interrupted renewal made (its request must verify against
@@ -392,18 +423,19 @@ fn make_requests(
     card_id: &str,
     old: &[OldCertificate],
     pin: &[u8],
+    algorithm: KeyAlgorithm,
     progress: ProgressSink<'_>,
 ) -> Result<Vec<SlotRequest>, PivError> {
-    let mut journal =
-        journal::load(card_id).unwrap_or_else(|| Journal { algorithm: "p384".into(), ..Journal::default() });
+    let mut journal = journal::load(card_id)
+        .unwrap_or_else(|| Journal { algorithm: algorithm.as_str().into(), ..Journal::default() });
     let mut requests = Vec::with_capacity(old.len());
     let total = old.len();
     for (i, certificate) in old.iter().enumerate() {
         let slot = certificate.slot;
         let count = Some((i + 1, total));
-        if let Some(public) = journal_key(&journal, slot) {
+        if let Some(public) = journal_key(&journal, slot, algorithm) {
             reach(progress, Step::BuildRequest, count);
-            match sign_request(x, slot, public, &certificate.info, pin) {
+            match sign_request(x, slot, algorithm, public.clone(), &certificate.info, pin) {
                 Ok(csr) => {
                     log::info!("piv: slot {} keeps the key an interrupted renewal made", slot.as_str());
                     requests.push(SlotRequest { slot, old: certificate.info.clone(), public, csr });
@@ -419,13 +451,11 @@ fn make_requests(
         reach(progress, Step::GenerateKey, count);
         journal.set(slot, SlotStage::Generating, None);
         journal::save(card_id, &journal);
-        let PublicKey::P384(public) = card::generate(x, slot, KeyAlgorithm::P384)? else {
-            return Err(PivError::Malformed("card answered another key type"));
-        };
+        let public = card::generate(x, slot, algorithm)?;
         journal.set(slot, SlotStage::Generated, spki_base64(&public));
         journal::save(card_id, &journal);
         reach(progress, Step::BuildRequest, count);
-        let csr = sign_request(x, slot, public, &certificate.info, pin)?;
+        let csr = sign_request(x, slot, algorithm, public.clone(), &certificate.info, pin)?;
         requests.push(SlotRequest { slot, old: certificate.info.clone(), public, csr });
     }
     Ok(requests)
@@ -434,11 +464,12 @@ fn make_requests(
 fn sign_request(
     x: &mut Exchange<'_>,
     slot: Slot,
-    public: p384::PublicKey,
+    algorithm: KeyAlgorithm,
+    public: PublicKey,
     old: &CertificateInfo,
     pin: &[u8],
 ) -> Result<Vec<u8>, PivError> {
-    let mut signer = PivSigner { x, slot, public, pin, error: None };
+    let mut signer = PivSigner { x, slot, algorithm, public, pin, error: None };
     match build_request(&old.subject_der, slot.role(), &mut signer) {
         Ok(csr) => Ok(csr),
         Err(error) => Err(signer
@@ -467,7 +498,7 @@ fn check_certificates(
             .map_err(|e| invalid(format!("Certificate {number} could not be read: {e}.")))?;
         let parsed = Certificate::from_der(der)
             .map_err(|e| invalid(format!("Certificate {number} could not be read: {e}.")))?;
-        let key = p384::PublicKey::from_public_key_der(&info.public_key_der).ok();
+        let key = PublicKey::from_spki_der(&info.public_key_der);
         let Some(at) = key.and_then(|key| requests.iter().position(|r| r.public == key)) else {
             if is_ca(&parsed) {
                 continue;

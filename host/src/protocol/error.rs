@@ -51,6 +51,12 @@ pub enum ErrorCode {
     /// A PIV card refused the renewal service's answer to its management-key witness; nothing
     /// on the card changed.
     CardAuthFailed,
+    /// The card in the reader is not the one the sponsor confirmed (`cardSerial`).
+    CardChanged,
+    /// The key algorithm asked for is not in IT's `allowedKeyAlgorithms`.
+    KeyAlgorithmNotAllowed,
+    /// The card cannot make (or sign with) a key of the chosen algorithm.
+    KeyAlgorithmUnsupported,
     /// A reply would exceed the outbound frame limit.
     ResponseTooLarge,
     /// A bug or an unexpected state; details are in the log.
@@ -81,6 +87,9 @@ impl ErrorCode {
             ErrorCode::UnknownRenewal => "UNKNOWN_RENEWAL",
             ErrorCode::Busy => "BUSY",
             ErrorCode::CardAuthFailed => "CARD_AUTH_FAILED",
+            ErrorCode::CardChanged => "CARD_CHANGED",
+            ErrorCode::KeyAlgorithmNotAllowed => "KEY_ALGORITHM_NOT_ALLOWED",
+            ErrorCode::KeyAlgorithmUnsupported => "KEY_ALGORITHM_UNSUPPORTED",
             ErrorCode::ResponseTooLarge => "RESPONSE_TOO_LARGE",
             ErrorCode::InternalError => "INTERNAL_ERROR",
         }
