@@ -4,7 +4,7 @@
 
 use super::card::{self, PinStatus};
 use super::transport::{Connection, Counters};
-use super::{hex_upper, PivError, Slot};
+use super::{hex_lower, PivError, Slot};
 use crate::token::algorithm::PublicKey;
 use crate::token::card::{CardObject, ObjectKind, ObjectRef};
 use crate::token::inventory::{Inventory as CardInventory, Visibility};
@@ -25,9 +25,9 @@ pub struct Inventory {
 }
 
 impl Inventory {
-    /// The card identifier on the wire: the GUID in upper-case hex.
+    /// The card identifier on the wire: the GUID in lower-case hex.
     pub fn card_id(&self) -> String {
-        hex_upper(&self.guid)
+        hex_lower(&self.guid)
     }
 
     /// Tries left, when the card says (not after a verification in this session).

@@ -263,7 +263,7 @@ impl From<PivError> for HostError {
     }
 }
 
-/// Upper-case hex (card identifiers on the wire).
-pub fn hex_upper(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
+/// Lower-case hex (card identifiers on the wire, as the card-management API names cards).
+pub fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
