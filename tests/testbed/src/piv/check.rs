@@ -180,7 +180,8 @@ impl Work {
             "-s",
             &slot.to_string(),
             "-H",
-            "SHA384",
+            // The card signs only a digest as long as the curve's order (P-256: 32 bytes).
+            if algorithm == "ECCP256" { "SHA256" } else { "SHA384" },
             "-i",
             &pem.to_string_lossy(),
         ])?;

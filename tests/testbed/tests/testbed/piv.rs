@@ -216,3 +216,24 @@ fn cli_provision_then_serve_inserts_the_card_directory() {
     assert_eq!(report["cardId"], "00112233445566778899aabbccddeeff");
     assert_eq!(removed["ok"], true);
 }
+
+#[test]
+fn p256_and_rsa2048_cards_pass_the_checks() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let ca = ca(tmp.path());
+    let mut bed = Pcscd::start().expect("pcscd");
+    for (n, (alg, name)) in
+        [(piv::KeyAlg::P256, "ECCP256"), (piv::KeyAlg::Rsa2048, "RSA2048")].into_iter().enumerate()
+    {
+        let dir = tmp.path().join(name);
+        let mut spec = PivSpec::new(45, 45);
+        spec.alg = alg;
+        piv::provision(&dir, &ca, &spec).expect("provision");
+        bed.insert_piv_card(n, &dir).expect("insert");
+
+        let report = piv::piv_check(&bed, n, piv::DEFAULT_PIN).expect("check");
+
+        assert!(report.ok(), "{name}: {:?}", report.problems);
+        assert!(report.slots.iter().all(|s| s.algorithm == name), "{name}: {:?}", report.slots);
+    }
+}
