@@ -487,3 +487,26 @@ fn piv_cancel_before_admin_leaves_the_card_as_it_was() {
 }
 
 const FAULT_ENV: &str = "CIS_RENEW_TEST_PIV_FAULT_APDU";
+
+/// Cards whose old pairs are RSA-2048 or P-256, one with an AES-256 management key: the
+/// renewal finds the key's algorithm by probing, and the new pairs are P-384 (the default).
+#[test]
+fn piv_renewal_of_rsa_and_p256_cards_with_either_management_key_makes_p384_pairs() {
+    use cis_renew_testbed::piv::KeyAlg;
+    for (alg, mgmt) in [(KeyAlg::Rsa2048, MgmtAlg::Aes256), (KeyAlg::P256, MgmtAlg::Tdes)] {
+        let mut spec = PivSpec::new(45, 60);
+        spec.alg = alg;
+        spec.mgmt_alg = mgmt;
+        spec.mgmt_key = (0..mgmt.key_len()).map(|i| (i as u8).wrapping_mul(11).wrapping_add(3)).collect();
+        let bed = PivBed::start(spec);
+        let mut host = bed.host();
+        let done = renew(&bed, &mut host, 1);
+        assert_eq!(done["ok"], true, "{alg:?} {mgmt:?}: {done}");
+        let after = done["result"]["card"].clone();
+        drop(host);
+        let report = piv_check(&bed.pcscd, 1, PIN).expect("independent PIV check");
+        assert!(report.ok(), "{report:#?}");
+        assert!(report.slots.iter().all(|s| s.algorithm == "ECCP384"), "{alg:?}: {report:#?}");
+        assert_card_works(&bed, &after);
+    }
+}
