@@ -187,6 +187,31 @@ impl TestCa {
             .map_err(|e| Error::crypto("decoding the requested P-384 public key", e))?;
         let spki = SubjectPublicKeyInfoOwned::from_key(&public)
             .map_err(|e| Error::crypto("encoding the public key", e))?;
+        self.issue_with(req, subject, spki)
+    }
+
+    /// Like [`TestCa::issue`] for a key of any algorithm, given as a DER
+    /// SubjectPublicKeyInfo (`req.public_key_sec1` is not used).
+    pub fn issue_spki(&self, req: &IssueRequest, spki_der: &[u8]) -> Result<Vec<u8>> {
+        if req.not_after <= req.not_before {
+            return Err(Error::Invalid(format!(
+                "notAfter {} is not after notBefore {}",
+                req.not_after, req.not_before
+            )));
+        }
+        let subject = Name::from_der(&req.subject_der)
+            .map_err(|e| Error::crypto("decoding the requested subject", e))?;
+        let spki = SubjectPublicKeyInfoOwned::from_der(spki_der)
+            .map_err(|e| Error::crypto("decoding the requested public key", e))?;
+        self.issue_with(req, subject, spki)
+    }
+
+    fn issue_with(
+        &self,
+        req: &IssueRequest,
+        subject: Name,
+        spki: SubjectPublicKeyInfoOwned,
+    ) -> Result<Vec<u8>> {
         let serial = match &req.serial {
             Some(bytes) => {
                 SerialNumber::new(bytes).map_err(|e| Error::crypto("encoding the serial number", e))?

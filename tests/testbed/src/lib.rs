@@ -4,6 +4,7 @@
 //! - [`SoftHsm`], [`provision`], [`inspect`]: a SoftHSM token per test, provisioned like a
 //!   smartcard with an authentication and a signing key pair and certificates.
 //! - [`TestCa`]: a P-384 software CA that issues those certificates.
+//! - [`schsm`]: a virtual SmartCard-HSM that OpenSC drives over APDUs in a vpcd reader.
 //!
 //! Parts that need process-global state (libpcsclite's socket name, SoftHSM's config) run in a
 //! child `cis-testbed` process; see [`testbed_bin`] for how it is found.
@@ -14,6 +15,7 @@ pub mod ca;
 pub mod error;
 pub mod probe;
 pub mod readers;
+pub mod schsm;
 pub mod token;
 pub mod util;
 

@@ -5,4 +5,5 @@
 
 mod cli;
 mod readers;
+mod schsm;
 mod tokens;
