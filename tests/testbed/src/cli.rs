@@ -484,6 +484,7 @@ fn serve(state: PathBuf) -> Result<(), Error> {
         "dir": pcscd.dir(),
         "pid": std::process::id(),
         "pcscdPid": pcscd.pid(),
+        "openscConf": pcscd.opensc_conf(),
     });
     let _ = std::fs::write(pcscd.dir().join("serve.json"), format!("{ready}\n"));
     say(&ready);
