@@ -45,6 +45,12 @@ pub enum ErrorCode {
     UnknownRenewal,
     /// Another renewal is in progress on this card.
     Busy,
+    /// The card in the reader is not the one the sponsor confirmed (`cardSerial`).
+    CardChanged,
+    /// The key algorithm asked for is not in IT's `allowedKeyAlgorithms`.
+    KeyAlgorithmNotAllowed,
+    /// The card cannot make (or sign with) a key of the chosen algorithm.
+    KeyAlgorithmUnsupported,
     /// A reply would exceed the outbound frame limit.
     ResponseTooLarge,
     /// A bug or an unexpected state; details are in the log.
@@ -73,6 +79,9 @@ impl ErrorCode {
             ErrorCode::CertificateInvalid => "CERTIFICATE_INVALID",
             ErrorCode::UnknownRenewal => "UNKNOWN_RENEWAL",
             ErrorCode::Busy => "BUSY",
+            ErrorCode::CardChanged => "CARD_CHANGED",
+            ErrorCode::KeyAlgorithmNotAllowed => "KEY_ALGORITHM_NOT_ALLOWED",
+            ErrorCode::KeyAlgorithmUnsupported => "KEY_ALGORITHM_UNSUPPORTED",
             ErrorCode::ResponseTooLarge => "RESPONSE_TOO_LARGE",
             ErrorCode::InternalError => "INTERNAL_ERROR",
         }

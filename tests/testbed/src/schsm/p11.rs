@@ -90,17 +90,15 @@ pub fn provision(reader: &str, ca: &TestCa, spec: &SchsmSpec) -> Result<Provisio
         let cert_label = format!("{} certificate", cs.role.title());
         let public = generate(&session, spec.alg, &id, &key_label)?;
         let spki = public_key_spki(&session, public)?;
-        let cert_der = ca.issue_spki(
-            &IssueRequest {
-                subject_der: subject.clone(),
-                public_key_sec1: Vec::new(),
-                role: cs.role,
-                not_before: cs.not_before,
-                not_after: cs.not_after,
-                serial: None,
-            },
-            &spki,
-        )?;
+        // The CA takes a DER SubjectPublicKeyInfo in place of a P-384 point.
+        let cert_der = ca.issue(&IssueRequest {
+            subject_der: subject.clone(),
+            public_key_sec1: spki,
+            role: cs.role,
+            not_before: cs.not_before,
+            not_after: cs.not_after,
+            serial: None,
+        })?;
         let cert = x509_cert::Certificate::from_der(&cert_der)
             .map_err(|e| Error::crypto("decoding the issued certificate", e))?;
         let serial_der = cert
