@@ -140,3 +140,40 @@ fn renewal_on_opensc_installs_two_new_working_pairs() {
     }
     assert!(!bed.env.log_text().contains(PIN), "the PIN must never be logged");
 }
+
+#[test]
+fn wrong_passcodes_count_down_on_the_card_to_final_try_and_locked() {
+    let mut bed = OpenscBed::due(KeyAlg::P384);
+    let mut host = bed.env.spawn_ours();
+    host.expect_hello();
+    let wrong = json!({"pin": "654321"});
+    let first = expect_error(&host.request(json!(1), "renewBegin", wrong.clone()), "PIN_INCORRECT");
+    assert_eq!(first["pin"], "countLow", "{first}");
+    let second = expect_error(&host.request(json!(2), "renewBegin", wrong.clone()), "PIN_INCORRECT");
+    assert_eq!(
+        (second["pin"].clone(), second["triesLeft"].clone()),
+        (json!("finalTry"), json!(1)),
+        "{second}"
+    );
+    let status_now = status(&mut host, 3);
+    assert_eq!(status_now["card"]["pin"], "finalTry", "{status_now}");
+    drop(host);
+
+    // The count is the card's: another host process, after the card was out and back in,
+    // still sees one try left, and the third wrong passcode locks it.
+    bed.remove();
+    bed.insert(&Faults::default());
+    let mut host = bed.env.spawn_ours();
+    host.expect_hello();
+    assert_eq!(status(&mut host, 4)["card"]["pin"], "finalTry");
+    let third = expect_error(&host.request(json!(5), "renewBegin", wrong), "PIN_LOCKED");
+    assert_eq!(third["pin"], "locked", "{third}");
+    let locked = status(&mut host, 6);
+    assert_eq!(locked["card"]["renewable"], false, "{locked}");
+    assert_eq!(locked["card"]["reason"], "PIN_LOCKED", "{locked}");
+    // The right passcode no longer opens it, and the card was not touched.
+    expect_error(&host.request(json!(7), "renewBegin", json!({"pin": PIN})), "PIN_LOCKED");
+    let state = cis_renew_testbed::schsm::CardState::load(&bed.card).expect("card file");
+    assert_eq!(state.pin_tries_left, 0);
+    assert_eq!(state.keys.len(), 2, "no key was made");
+}

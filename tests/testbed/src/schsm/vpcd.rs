@@ -43,6 +43,10 @@ pub fn serve(applet: &mut Applet, port: u16, apdu_log: Option<&Path>) -> Result<
         if stream.read_exact(&mut len).is_err() {
             return Ok(()); // vpcd went away
         }
+        // vpcd writes the length and the payload in two segments: its Nagle wait for our
+        // ACK of the first met our delayed ACK, and every message cost ~45 ms. Setting
+        // quick-ACK sends the ACK now; Linux drops the mode by itself, so set it each time.
+        let _ = socket2::SockRef::from(&stream).set_tcp_quickack(true);
         let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
         stream.read_exact(&mut msg).map_err(|e| Error::io("reading from vpcd", e))?;
         match msg.as_slice() {
