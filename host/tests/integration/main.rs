@@ -11,6 +11,7 @@ mod cli;
 mod config;
 mod lock;
 mod piv;
+mod opensc;
 mod protocol;
 mod recovery;
 mod renewal;
