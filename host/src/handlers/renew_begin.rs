@@ -48,6 +48,11 @@ pub fn begin(
     pin: Option<AuthPin>,
     progress: ProgressSink<'_>,
 ) -> Result<Requested, HostError> {
+    // Fail closed: without anchors no answer could be accepted, so do not spend the passcode
+    // or make keys on the card.
+    if services.config.trust_anchors.is_empty() {
+        return Err(crate::certs::renewed::not_configured());
+    }
     let readers = Readers::connect()?.list()?;
     let report = status_for_readers(services, &readers)?;
     let Some(card) = report.card else {
