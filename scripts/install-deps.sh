@@ -31,6 +31,7 @@ TEST_PACKAGES=(
   sqlite3 dpkg-dev                               # store checks, .deb building
   gcc-mingw-w64-x86-64 wixl msitools             # the Windows host build and the MSI
   wine wine64                                    # installs and runs the MSI in the installer tests
+  libclang-dev yubico-piv-tool                   # the PIV test card's build (bindgen); its independent checks
 )
 if [ "$SET" = test ]; then
   APT_PACKAGES+=("${TEST_PACKAGES[@]}")

@@ -44,10 +44,23 @@ pub enum ErrorCode {
     CertificateMismatch,
     /// A returned certificate or PKCS#7 could not be used (not DER, expired, wrong usage).
     CertificateInvalid,
+    /// A returned certificate does not chain to a configured trust anchor.
+    CertificateUntrusted,
+    /// No trust anchors are configured, so no renewed certificate could be accepted.
+    TrustNotConfigured,
     /// The renewal id is not one this host started.
     UnknownRenewal,
     /// Another renewal is in progress on this card.
     Busy,
+    /// A PIV card refused the renewal service's answer to its management-key witness; nothing
+    /// on the card changed.
+    CardAuthFailed,
+    /// The card in the reader is not the one the sponsor confirmed (`cardSerial`).
+    CardChanged,
+    /// The key algorithm asked for is not in IT's `allowedKeyAlgorithms`.
+    KeyAlgorithmNotAllowed,
+    /// The card cannot make (or sign with) a key of the chosen algorithm.
+    KeyAlgorithmUnsupported,
     /// A reply would exceed the outbound frame limit.
     ResponseTooLarge,
     /// A bug or an unexpected state; details are in the log.
@@ -75,8 +88,14 @@ impl ErrorCode {
             ErrorCode::NotRenewable => "NOT_RENEWABLE",
             ErrorCode::CertificateMismatch => "CERTIFICATE_MISMATCH",
             ErrorCode::CertificateInvalid => "CERTIFICATE_INVALID",
+            ErrorCode::CertificateUntrusted => "CERTIFICATE_UNTRUSTED",
+            ErrorCode::TrustNotConfigured => "TRUST_NOT_CONFIGURED",
             ErrorCode::UnknownRenewal => "UNKNOWN_RENEWAL",
             ErrorCode::Busy => "BUSY",
+            ErrorCode::CardAuthFailed => "CARD_AUTH_FAILED",
+            ErrorCode::CardChanged => "CARD_CHANGED",
+            ErrorCode::KeyAlgorithmNotAllowed => "KEY_ALGORITHM_NOT_ALLOWED",
+            ErrorCode::KeyAlgorithmUnsupported => "KEY_ALGORITHM_UNSUPPORTED",
             ErrorCode::ResponseTooLarge => "RESPONSE_TOO_LARGE",
             ErrorCode::InternalError => "INTERNAL_ERROR",
         }
