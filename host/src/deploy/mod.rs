@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod doctor;
+pub mod identity;
 pub mod install;
 pub mod locations;
 pub mod manifest;

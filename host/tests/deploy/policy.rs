@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 /// Setting name -> JSON Schema type (`array` of strings, `string`, `integer`).
 type Settings = BTreeMap<String, String>;
 
-const EXTENSION_ID: &str = "kfambhddimdfpaookgghehjdgahadkji";
-const FIREFOX_ID: &str = "cis-renew@extension";
+const EXTENSION_ID: &str = cis_renew_host::deploy::identity::CHROMIUM_ID;
+const FIREFOX_ID: &str = cis_renew_host::deploy::identity::FIREFOX_ID;
 const HOST_NAME: &str = "uk.nhs.cis_renew";
 
 /// The managed settings from extension/schema.json (the manifest's `storage.managed_schema`).
