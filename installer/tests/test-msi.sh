@@ -47,6 +47,14 @@ check_eq "Upgrade table: older versions replaced, newer detected (downgrade)" \
   "-1.0.0:1:WIX_UPGRADE_DETECTED,1.0.0-:2:WIX_DOWNGRADE_DETECTED," "$upgrade"
 check "AppSearch reads the remembered INSTALLDIR back" sh -c \
   "msiinfo export '$msi1' AppSearch | grep -q '^INSTALLDIR' && msiinfo export '$msi1' RegLocator | tr -d '\r' | grep -q 'Software.cis-renew.InstallDir'"
+locks=$(table MsiLockPermissionsEx | awk -F'\t' '{print $2":"$3":"$4}' | sort | tr '\n' ',')
+check_eq "MsiLockPermissionsEx: both folders and host.json owned by Administrators, SYSTEM and Administrators full control, Users read, nothing inherited" \
+  "CONFIGDIR:CreateFolder:O:BAD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU),DefaultConfig:File:O:BAD:PAI(A;;FA;;;SY)(A;;FA;;;BA)(A;;0x1200a9;;;BU),INSTALLDIR:CreateFolder:O:BAD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)," \
+  "$locks"
+check_eq "CreateFolder rows for the locked folders" "CONFIGDIR:DefaultConfig,INSTALLDIR:HostExe," \
+  "$(table CreateFolder | tr '\t' ':' | sort | tr '\n' ',')"
+check_eq "the SDDL equals install --system's (host/src/deploy/secure_dir.rs)" 1 \
+  "$(grep -cF "\"$(table MsiLockPermissionsEx | awk -F'\t' '$1=="LockConfigDir" {print $4}')\"" host/src/deploy/secure_dir.rs)"
 check "LaunchCondition refuses a downgrade" sh -c "msiinfo export '$msi1' LaunchCondition | grep -q 'NOT WIX_DOWNGRADE_DETECTED'"
 seq=$(table InstallExecuteSequence | awk -F'\t' '$1=="RemoveExistingProducts"||$1=="InstallValidate"||$1=="InstallInitialize" {print $1"="$3}' | sort | tr '\n' ',')
 check_eq "the old version is removed between InstallValidate and InstallInitialize" \

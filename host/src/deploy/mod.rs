@@ -9,3 +9,4 @@ pub mod install;
 pub mod locations;
 pub mod manifest;
 pub mod registry;
+pub mod secure_dir;
