@@ -93,6 +93,9 @@ pub enum ConfigSource {
 impl Config {
     /// Loads the configuration from `CIS_RENEW_CONFIG` or the system path.
     pub fn load() -> Result<(Config, ConfigSource), HostError> {
+        if let Some(layered) = crate::deploy::settings::load_layered()? {
+            return Ok(layered);
+        }
         match std::env::var_os(CONFIG_ENV) {
             Some(path) => {
                 let path = PathBuf::from(path);

@@ -10,3 +10,4 @@ pub mod locations;
 pub mod manifest;
 pub mod registry;
 pub mod secure_dir;
+pub mod settings;
