@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 /// Setting name -> JSON Schema type (`array` of strings, `string`, `integer`).
 type Settings = BTreeMap<String, String>;
 
-const EXTENSION_ID: &str = "kfambhddimdfpaookgghehjdgahadkji";
-const FIREFOX_ID: &str = "cis-renew@extension";
+const EXTENSION_ID: &str = cis_renew_host::deploy::identity::CHROMIUM_ID;
+const FIREFOX_ID: &str = cis_renew_host::deploy::identity::FIREFOX_ID;
 const HOST_NAME: &str = "uk.nhs.cis_renew";
 
 /// The managed settings from extension/schema.json (the manifest's `storage.managed_schema`).
@@ -85,8 +85,75 @@ fn admx_names_exactly_the_schema_settings_for_chrome_and_edge() {
             };
             found.insert(setting.to_string(), kind.to_string());
         }
-        assert_eq!(found, schema, "{browser}: ADMX settings and types equal the schema's");
+        let mut wanted = schema.clone();
+        for setting in HOST_DECIDES {
+            wanted.remove(setting);
+        }
+        assert_eq!(
+            found, wanted,
+            "{browser}: ADMX settings and types equal the schema's that the extension acts on"
+        );
     }
+    // No namespace is declared that nothing uses.
+    for using in doc.descendants().filter(|n| n.has_tag_name("using")) {
+        let prefix = format!("{}:", using.attribute("prefix").expect("prefix"));
+        assert!(text.matches(&prefix).count() > 1, "unused namespace {prefix}");
+    }
+}
+
+/// Settings in the extension's schema that only the host acts on (the extension reads them for
+/// display): the ADMX offers them as host settings, where they do something.
+const HOST_DECIDES: [&str; 2] = ["managedReader", "renewalWindowDays"];
+
+#[test]
+fn admx_host_settings_are_host_config_keys_under_the_policy_key() {
+    let text = std::fs::read_to_string(repo_root().join("policy/windows/cis-renew.admx")).expect("admx");
+    let doc = roxmltree::Document::parse(&text).expect("ADMX is well-formed XML");
+    let key = "Software\\Policies\\cis-renew";
+    let mut found = Settings::new();
+    for policy in doc.descendants().filter(|n| n.has_tag_name("policy")) {
+        let name = policy.attribute("name").expect("policy name");
+        let Some(setting) = name.strip_prefix("Host_") else { continue };
+        assert_eq!(policy.attribute("key"), Some(key), "{name}");
+        assert_eq!(policy.attribute("class"), Some("Machine"), "{name}");
+        let element = policy
+            .descendants()
+            .find(|n| n.is_element() && n.parent().is_some_and(|p| p.has_tag_name("elements")))
+            .expect("one element");
+        assert_eq!(element.attribute("id"), Some(setting), "{name}");
+        let (kind, sample) = match element.tag_name().name() {
+            "list" => {
+                // host/src/deploy/settings.rs reads a list as a subkey of numbered values.
+                assert_eq!(element.attribute("key"), Some(format!("{key}\\{setting}").as_str()), "{name}");
+                ("array", serde_json::json!([]))
+            }
+            "text" => ("string", serde_json::json!("*01")),
+            "decimal" => ("integer", serde_json::json!(30)),
+            "enum" => {
+                let items: Vec<_> = element
+                    .descendants()
+                    .filter(|n| n.has_tag_name("string"))
+                    .filter_map(|n| n.text())
+                    .collect();
+                assert_eq!(items, ["off", "error", "warn", "info", "debug"], "{name}");
+                ("enum", serde_json::json!("debug"))
+            }
+            other => panic!("{name}: unexpected element {other}"),
+        };
+        if element.tag_name().name() != "list" {
+            assert_eq!(element.attribute("valueName"), Some(setting), "{name}");
+        }
+        // The host knows the key and accepts a value of that type (its config is strict).
+        let config = serde_json::json!({ setting: sample }).to_string();
+        cis_renew_host::config::Config::parse(&config, std::path::Path::new("policy"))
+            .unwrap_or_else(|e| panic!("{name}: the host refuses {config}: {}", e.message));
+        found.insert(setting.to_string(), kind.to_string());
+    }
+    let names: Vec<_> = found.keys().cloned().collect();
+    assert_eq!(
+        names,
+        ["allowedOrigins", "logLevel", "managedReader", "pkcs11Module", "renewalWindowDays", "trustAnchors"]
+    );
 }
 
 #[test]
@@ -126,8 +193,11 @@ fn adml_defines_every_string_and_presentation_the_admx_uses() {
             }
         }
     }
-    assert!(used >= 8 * 3, "every policy uses a name, an explanation and a presentation ({used})");
-    assert_eq!(presentations.len(), schema_settings().len());
+    let policies = admx_doc.descendants().filter(|n| n.has_tag_name("policy")).count();
+    assert_eq!(policies, 10, "2 extension settings x 2 browsers, 6 host settings");
+    assert!(used >= policies * 3, "every policy uses a name, an explanation and a presentation ({used})");
+    // One presentation per setting: the extension's that it acts on, and the host's six.
+    assert_eq!(presentations.len(), schema_settings().len() - HOST_DECIDES.len() + 6);
 }
 
 /// The 3rdparty settings in a JSON policy file, with their JSON types.

@@ -2,12 +2,14 @@
 // serve), SoftHSM tokens provisioned by the stand-in with certificates from its CA, the stand-in
 // dashboard itself, and the host's configuration binding readers to tokens.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 
 export const ROOT = path.resolve(import.meta.dirname, '../../..');
+/** The extension's IDs (docs/ids.md): the one place that names them. */
+export const IDENTITY = JSON.parse(readFileSync(path.join(ROOT, 'manifests/identity.json'), 'utf8'));
 export const BIN = process.env.CIS_BIN_DIR ?? path.join(ROOT, 'target/debug');
 /** The host binary: CIS_HOST_BIN (e.g. an installed host) or the workspace build. */
 export const HOST_BIN = process.env.CIS_HOST_BIN ?? path.join(BIN, 'cis-renew-host');
