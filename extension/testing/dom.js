@@ -8,6 +8,7 @@ import '../src/shared/view.js';
 import '../src/est/client.js';
 import '../src/content/adapter.js';
 import '../src/content/render.js';
+import '../src/content/placement.js';
 
 export const cisRenew = globalThis.cisRenew;
 

@@ -17,6 +17,7 @@ export const CONTENT_FILES = Object.freeze([
   'src/est/client.js',
   'src/content/adapter.js',
   'src/content/render.js',
+  'src/content/placement.js',
   'src/content/main.js',
 ]);
 

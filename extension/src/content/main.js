@@ -8,7 +8,8 @@
  *   owns a renewal, the dialog.
  * - Runs the EST exchange when the worker asks (`est.request`): a same-origin fetch with the
  *   sponsor's session and the page's CSRF token; answers with `est.response`.
- * - Watches the DOM, since the dashboard may draw the menu late or redraw it.
+ * - Places Renew Certificate through placement.js, which watches the DOM (the dashboard may
+ *   draw its menu late, redraw it, or create it only while open).
  */
 (function (root) {
   'use strict';
@@ -18,7 +19,7 @@
 
   const api = root.browser || root.chrome;
   const doc = root.document;
-  const { adapter, view, est } = ns;
+  const { adapter, view, est, placement } = ns;
 
   const t = (key, subs) => api.i18n.getMessage(key, subs) || key;
 
@@ -31,14 +32,33 @@
 
   const ui = ns.render.createUi(doc, {
     t,
-    onRenew: () => {
-      const card = state && state.status && state.status.card;
-      if (!card || !view.menuState(state, undefined, { selectedSerial }).enabled) return;
-      confirming = card;
-      refused = null;
-      renderDialog();
-    },
+    onRenew,
     onAction,
+  });
+
+  function canRenew() {
+    const card = state && state.status && state.status.card;
+    return Boolean(card && view.menuState(state, undefined, { selectedSerial }).enabled);
+  }
+
+  function onRenew() {
+    if (!canRenew()) return;
+    places.beforeDialog();
+    confirming = state.status.card;
+    refused = null;
+    renderDialog();
+  }
+
+  let selectedSerial = null;
+  const places = placement.create(doc, {
+    ui,
+    t,
+    enabled: canRenew,
+    onRenew,
+    onCardSerial: (serial) => {
+      selectedSerial = serial;
+      render();
+    },
   });
 
   function send(msg) {
@@ -90,33 +110,24 @@
       if (r.phase !== 'idle') return { kind: 'progress', renewal: r };
     }
     if (refused) return { kind: 'failed', error: refused };
-    if (confirming) return { kind: 'confirm', card: confirming };
+    // Where the page shows no card serial, the confirmation says which card will be renewed.
+    if (confirming) return { kind: 'confirm', card: confirming, cardUnchecked: selectedSerial === null };
     return null;
   }
 
+  let dialogShown = false;
+
   function renderDialog() {
-    ui.setDialog(dialogModel());
-  }
-
-  let selectedSerial = null;
-
-  function placeControl() {
-    const menu = adapter.findMenu(doc);
-    const selected = adapter.selectedCardSerial(doc, menu);
-    if (selected !== selectedSerial) {
-      selectedSerial = selected;
-      render();
-    }
-    if (menu) {
-      ui.attachMenu(menu);
-      ui.hidePanel();
-    } else if (!ui.menuAttached() && adapter.isManageSmartcardPage(doc)) {
-      ui.showPanel(adapter.panelAnchor(doc));
-    }
+    const model = dialogModel();
+    ui.setDialog(model);
+    if (dialogShown && !model) places.afterDialog();
+    dialogShown = Boolean(model);
   }
 
   function render() {
-    ui.setMenu(view.menuState(state, undefined, { selectedSerial }));
+    const menu = view.menuState(state, undefined, { selectedSerial });
+    ui.setMenu(menu);
+    places.setMenu(menu, menu.reason ? t(menu.reason.key, menu.reason.subs) : '');
     renderDialog();
   }
 
@@ -139,6 +150,7 @@
         retry = 0;
         everAccepted = true;
         state = msg.state || null;
+        if (state) places.setSettings(state.siteAdapter);
         if (state && state.renewal) refused = null;
         render();
         break;
@@ -170,19 +182,8 @@
     });
   }
 
-  let pending = false;
-  const observer = new root.MutationObserver(() => {
-    if (pending) return;
-    pending = true;
-    root.setTimeout(() => {
-      pending = false;
-      placeControl();
-    }, 100);
-  });
-
-  placeControl();
+  places.start();
   render();
-  observer.observe(doc.body || doc.documentElement, { childList: true, subtree: true });
   connect();
   doc.addEventListener('visibilitychange', () => {
     if (doc.visibilityState === 'visible') send({ type: 'status.refresh' });

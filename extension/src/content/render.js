@@ -47,6 +47,7 @@ ol.steps li[data-state="current"]::before { content: "▶"; }
 .note { color: #4c6272; }
 .error { border-left: 6px solid #d5281b; padding: 8px 12px; background: #fff5f5; }
 .reason { color: #4c6272; font-size: 15px; }
+.unchecked { font-size: 18px; font-weight: 700; border-left: 6px solid #ffb81c; background: #fff9e6; padding: 8px 12px; }
 `;
 
   // The tooltip lives at the end of <body> (not inside the menu item, where it would become
@@ -161,7 +162,7 @@ ol.steps li[data-state="current"]::before { content: "▶"; }
       control.addEventListener('mouseleave', hide);
       control.addEventListener('blur', hide);
       menuItem = { item, control, tip, disabledClass: adapter.disabledClass(menu.list), pageStyles: adapter.stylesDisabledItems(doc), list: menu.list };
-      menu.list.appendChild(item);
+      menu.list.insertBefore(item, menu.before && menu.before.parentNode === menu.list ? menu.before : null); // beside the page's services
       applyMenuState();
       return true;
     }
@@ -350,6 +351,8 @@ ol.steps li[data-state="current"]::before { content: "▶"; }
               heading(d, 'dlgConfirmTitle'),
               el(doc, 'p', { text: t('dlgConfirmIntro') }),
               el(doc, 'p', { text: t('dlgCard', [(card.token && card.token.label) || '', card.reader || '']) }),
+              // cardUnchecked (placement): the page shows no serial to compare with the reader's.
+              model.cardUnchecked ? el(doc, 'p', { className: 'unchecked', 'data-part': 'card-unchecked', text: t('dlgCardUnchecked', [ns.view.cardHolder(card), String((card.token && card.token.serial) || '')]) }) : null,
               certTable(card.certificates),
               el(doc, 'div', { className: 'buttons' }, [button(t('dlgContinue'), 'continue', true), button(t('dlgCancel'), 'close')]),
             ],
