@@ -349,3 +349,22 @@ test('markup_settingsChange_movesTheEntry', () => {
   assert.equal(entries(doc).length, 1);
   assert.equal(panels(doc).length, 0);
 });
+
+test('markup_nativeSelectWithoutGo_choosingTheOptionStartsIt', () => {
+  const html = readFileSync(new URL('./fixtures/markup/native-select.html', import.meta.url), 'utf8').replace(/<button type="submit" id="go"[^>]*>Go<\/button>/, '');
+  const { doc, win } = domFrom(html, MANAGE);
+  const calls = [];
+  const ui = render.createUi(doc, { t, trusted: trustedForTests, onRenew() {}, onAction() {} });
+  const places = placement.create(doc, { ui, t, trusted: trustedForTests, enabled: () => true, onRenew: () => calls.push('renew'), onCardSerial() {} });
+  places.start();
+  places.setMenu({ enabled: true }, '');
+  const select = doc.getElementById('service-select');
+  const pageChanges = [];
+  select.addEventListener('change', () => pageChanges.push(select.value));
+  select.value = 'unlock';
+  userEvent(win, select, 'change');
+  select.value = placement.OPTION_VALUE;
+  userEvent(win, select, 'change');
+  assert.deepEqual(calls, ['renew']);
+  assert.deepEqual(pageChanges, ['unlock'], 'the page never sees our option chosen');
+});

@@ -90,11 +90,12 @@
       if (!select || select.menu.list.value !== OPTION_VALUE) return;
       const { list, go } = select.menu;
       const onGo = go && (e.type === 'click' ? go.contains(e.target) : e.type === 'submit' && e.target === go.form);
-      const onChange = e.type === 'change' && e.target === list;
+      // Without a Go button the page acts on change; with one, change is the page's (it may
+      // enable Go) and Go acts.
+      const onChange = !go && e.type === 'change' && e.target === list;
       if (!onGo && !onChange) return;
       e.preventDefault();
       e.stopImmediatePropagation();
-      if (onChange && go) return; // the page waits for Go; so do we
       if (e.type === 'submit' || !trusted(e) || !o.enabled()) return; // a trusted click precedes the submit
       o.onRenew();
     }
@@ -168,11 +169,17 @@
       }, 100);
     }
 
+    function ours(node) {
+      const el = node.nodeType === 1 ? node : node.parentElement;
+      return Boolean(el && el.closest(`[${adapter.MARK}]`));
+    }
+
     function onMutations(records) {
-      // Our own changes (the tooltip text, the entry's state) are not the page's.
-      const page = records.some((r) => !(r.target.closest ? r.target.closest(`[${adapter.MARK}]`) : r.target.parentElement && r.target.parentElement.closest(`[${adapter.MARK}]`)));
-      if (!page) return;
-      place();
+      // Our own changes (the tooltip text, the entry's state) are not the page's; only added
+      // elements can bring a menu, while any text may change the card serial shown.
+      const page = records.filter((r) => !ours(r.target));
+      if (!page.length) return;
+      if (page.some((r) => [...r.addedNodes].some((n) => n.nodeType === 1 && !ours(n)))) place();
       scheduleSerial();
     }
 
