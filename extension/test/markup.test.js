@@ -368,3 +368,18 @@ test('markup_nativeSelectWithoutGo_choosingTheOptionStartsIt', () => {
   assert.deepEqual(calls, ['renew']);
   assert.deepEqual(pageChanges, ['unlock'], 'the page never sees our option chosen');
 });
+
+test('markup_oneKnownService_inAWrapper_copiesTheItemNotTheWrapper', () => {
+  const html = `<main><h1>Manage Smartcard</h1><button aria-haspopup="menu" aria-expanded="true">Select Service</button>
+    <div role="menu"><div class="content"><button role="menuitem" class="it">Unlock Smartcard</button></div></div>
+    <ul class="plain"><li class="row"><a href="/x">View Certificates</a></li></ul></main>`;
+  const { doc } = domFrom(html, MANAGE);
+  const menu = adapter.findMenu(doc);
+  assert.equal(menu.list, doc.querySelector('.content'));
+  assert.equal(menu.template, doc.querySelector('button.it'));
+  assert.equal(menu.root, doc.querySelector('[role="menu"]'));
+  const { doc: plain } = domFrom(html.replace(/<div role="menu">.*?<\/div><\/div>/s, ''), MANAGE);
+  const list = adapter.findMenu(plain);
+  assert.equal(list.list, plain.querySelector('ul.plain'));
+  assert.equal(list.template, plain.querySelector('li.row'), 'an <li> around the link is the item');
+});

@@ -26,6 +26,7 @@
   const LIST = 'ul, ol, menu, select, [role="menu"], [role="menubar"], [role="listbox"], [role="list"]';
   const MENU_ROLES = '[role="menu"], [role="menubar"], [role="listbox"]';
   const ITEM_CANDIDATES = '[role="menuitem"], [role="option"], [role="link"], [role="button"], option, a, button, li';
+  const ITEM_WRAPPER = 'li, [role="none"], [role="presentation"], [role="listitem"]';
   const CONTROL = 'a, button, option, [role="menuitem"], [role="option"], [role="link"], [role="button"]';
   // Names of the dashboard's own services, after normalise(): lower case, letters and digits.
   const KNOWN_SERVICES = [
@@ -157,8 +158,8 @@
 
   /**
    * The element that holds the items (the items' parent) and the item around `control`: the
-   * nearest ancestor that also holds another service; with one service, the nearest list, past
-   * elements that hold nothing else (an <li> around an <a>, a wrapper div around a button).
+   * nearest ancestor that also holds another service; with one service, past list-item
+   * wrappers only (an <li> around an <a>), so a wrapper around all the items is never the item.
    */
   function itemAndList(control, controls) {
     if (control.tagName === 'OPTION') {
@@ -168,9 +169,9 @@
     let item = control;
     let parent = control.parentElement;
     while (parent) {
-      const others = controls.some((c) => c !== control && parent.contains(c));
-      if (others) return { item, list: parent };
-      if (controls.length === 1 && (parent.matches(LIST) || parent.children.length > 1)) return { item, list: parent };
+      if (controls.length > 1) {
+        if (controls.some((c) => c !== control && parent.contains(c))) return { item, list: parent };
+      } else if (!parent.matches(ITEM_WRAPPER)) return { item, list: parent };
       item = parent;
       parent = parent.parentElement;
     }
