@@ -6,7 +6,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Bed, SPONSOR_READER, MANAGED_READER } from '../lib/bed.mjs';
 import { launch, writePolicy, removePolicy, signIn, Shots, screenshotsDir, ShadowProbe } from '../lib/browser.mjs';
-import { typePasscode } from '../lib/flow.mjs';
 
 const PASSCODE = 'Hb6tN03q';
 const ENTRY = '[data-cis-renew="menu-item"]';
@@ -64,7 +63,11 @@ async function finish({ bed, page, card, shots }) {
   await page.keyboard.press('Enter'); // focus is on Continue
   const pinWindow = await pinPage;
   await pinWindow.waitForSelector('#pin:not([disabled])', { timeout: 20000 });
-  await typePasscode(pinWindow, PASSCODE);
+  await pinWindow.fill('#pin', PASSCODE);
+  // The window closes once the card takes the passcode, possibly before the key press returns.
+  await pinWindow.keyboard.press('Enter').catch((error) => {
+    if (!pinWindow.isClosed()) throw error;
+  });
   await probe.waitFor('dialog', { text: /renewed/i, timeout: 60000 });
   await shots.take(page, 'done');
   const status = bed.hostStatus();
