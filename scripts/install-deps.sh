@@ -14,6 +14,7 @@ APT_PACKAGES=(
   iproute2 util-linux openssl sqlite3 dpkg-dev   # namespaces, certificate checks, .deb building
   gcc-mingw-w64-x86-64 wixl msitools             # the Windows host build and the MSI
   wine wine64                                    # installs and runs the MSI in the installer tests
+  libclang-dev yubico-piv-tool                   # the PIV test card's build (bindgen); its independent checks
 )
 
 missing=()

@@ -49,6 +49,8 @@ export default {
   errInternal: ['Something went wrong in the renewal helper. The card still holds a working pair of certificates; try again.'],
   errHostMissing: ['The cis-renew helper is not installed on this computer. Ask IT to install it: the cis-renew host package (MSI on Windows) registers it with the browser.'],
   errHostTooOld: ['The cis-renew helper on this computer is too old for this extension. Ask IT to update it.'],
+  errPinFinalTryNeeded: ['One passcode try is left: a wrong passcode now locks the card. Enter it again to confirm.'],
+  errCardAuthFailed: ['The card did not accept the renewal service (or the service did not accept the card). Nothing on the card changed. Contact the registration authority.'],
   errServiceRefused: ['The renewal service refused the request.'],
   errServiceRefusedReason: ['The renewal service refused the request: $REASON$', ['reason']],
   errServiceUnreachable: ['The renewal service could not be reached. Check the connection and try again.'],

@@ -43,6 +43,19 @@ pub enum LogLevel {
     Debug,
 }
 
+/// Which card backend drives the card in the managed reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CardBackend {
+    /// PIV over PC/SC when the card answers SELECT of the PIV application, else PKCS#11.
+    #[default]
+    Auto,
+    /// Always the PKCS#11 module.
+    Pkcs11,
+    /// Always PIV over PC/SC (a card without the PIV application is reported as no token).
+    Piv,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
@@ -65,6 +78,8 @@ pub struct Config {
     pub log_file: Option<PathBuf>,
     /// Log verbosity.
     pub log_level: LogLevel,
+    /// Card backend: `auto`, `pkcs11` or `piv`.
+    pub card_backend: CardBackend,
 }
 
 impl Default for Config {
@@ -78,6 +93,7 @@ impl Default for Config {
             trust_anchors: Vec::new(),
             log_file: None,
             log_level: LogLevel::Info,
+            card_backend: CardBackend::Auto,
         }
     }
 }
@@ -226,6 +242,16 @@ mod tests {
     }
 
     #[test]
+    fn parse_card_backend_takes_each_name() {
+        for (text, expected) in
+            [("auto", CardBackend::Auto), ("pkcs11", CardBackend::Pkcs11), ("piv", CardBackend::Piv)]
+        {
+            let config = parse(&format!(r#"{{"cardBackend":"{text}"}}"#)).expect("valid");
+            assert_eq!(config.card_backend, expected, "{text}");
+        }
+    }
+
+    #[test]
     fn parse_errors_name_the_key() {
         let cases = [
             (r#"{"pkcs11Modul":"/x"}"#, "pkcs11Modul"),
@@ -235,6 +261,7 @@ mod tests {
             (r#"{"slotMap":{"R":{"tokenLabel":1}}}"#, "slotMap.R"),
             (r#"{"slotMap":{"R":{"label":"x"}}}"#, "slotMap.R"),
             (r#"{"logLevel":"loud"}"#, "logLevel"),
+            (r#"{"cardBackend":"opensc"}"#, "cardBackend"),
             (r#"{"managedReader":""}"#, "managedReader"),
             (r#"{"trustAnchors":["/nonexistent/ca.pem"]}"#, "trustAnchors"),
             (r#"{"trustAnchors":"/ca.pem"}"#, "trustAnchors"),

@@ -14,6 +14,7 @@ pub mod controller;
 pub mod deploy;
 pub mod handlers;
 pub mod logging;
+pub mod piv;
 pub mod protocol;
 pub mod readers;
 pub mod renewal;

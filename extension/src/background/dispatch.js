@@ -8,6 +8,7 @@ import { renewCancel } from './actions/renewCancel.js';
 import { renewDismiss } from './actions/renewDismiss.js';
 import { statusRefresh } from './actions/statusRefresh.js';
 import { estResponse } from './actions/estResponse.js';
+import { cardAdminResponse } from './actions/cardAdminResponse.js';
 import { pinSubmit } from './actions/pinSubmit.js';
 import { pinCancel } from './actions/pinCancel.js';
 
@@ -28,6 +29,8 @@ export function dispatch(app, msg, ctx) {
       return statusRefresh(app, msg, ctx);
     case 'est.response':
       return estResponse(app, msg, ctx);
+    case 'cardAdmin.response':
+      return cardAdminResponse(app, msg, ctx);
     case 'pin.submit':
       return pinSubmit(app, msg, ctx);
     case 'pin.cancel':

@@ -19,7 +19,7 @@
 
   const api = root.browser || root.chrome;
   const doc = root.document;
-  const { adapter, view, est, placement } = ns;
+  const { adapter, view, est, cardAdmin, placement } = ns;
 
   const t = (key, subs) => api.i18n.getMessage(key, subs) || key;
 
@@ -143,6 +143,18 @@
     send(result.ok ? { type: 'est.response', requestId: msg.requestId, ok: true, pkcs7: result.pkcs7 } : { type: 'est.response', requestId: msg.requestId, ok: false, error: result.error });
   }
 
+  async function runCardAdmin(msg) {
+    const result = await cardAdmin.call({
+      fetch: root.fetch.bind(root),
+      baseUrl: msg.url,
+      op: msg.op,
+      body: msg.body,
+      csrfToken: adapter.csrfToken(doc),
+      timeoutMs: msg.timeoutMs,
+    });
+    send(result.ok ? { type: 'cardAdmin.response', requestId: msg.requestId, ok: true, result: result.result } : { type: 'cardAdmin.response', requestId: msg.requestId, ok: false, error: result.error });
+  }
+
   function onMessage(msg) {
     if (!msg || typeof msg !== 'object') return;
     switch (msg.type) {
@@ -157,6 +169,9 @@
       case 'renew.refused':
         refused = msg.error || { code: 'INTERNAL_ERROR' };
         renderDialog();
+        break;
+      case 'cardAdmin.request':
+        if (typeof msg.requestId === 'string' && typeof msg.op === 'string' && typeof msg.url === 'string') runCardAdmin(msg);
         break;
       case 'est.request':
         if (typeof msg.requestId === 'string' && typeof msg.csr === 'string' && typeof msg.url === 'string') runEst(msg);

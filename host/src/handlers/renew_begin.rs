@@ -6,13 +6,15 @@
 //! out of the request, held in wiped memory, and dropped right after the login.
 
 use super::params;
-use super::status::status_for_readers;
+use super::status::managed_card;
+use crate::certs::NotRenewableReason;
 use crate::protocol::{ErrorCode, HostError};
 use crate::readers::presence::PcscPresence;
 use crate::readers::Readers;
 use crate::renewal::steps::ProgressSink;
 use crate::renewal::{Opened, Requested, Settings};
 use crate::services::Services;
+use crate::token::algorithm::KeyAlgorithm;
 use crate::token::card::CryptokiCard;
 use crate::token::lock::CardLock;
 use base64::Engine;
@@ -49,36 +51,34 @@ pub fn begin(
     progress: ProgressSink<'_>,
 ) -> Result<Requested, HostError> {
     let readers = Readers::connect()?.list()?;
-    let report = status_for_readers(services, &readers)?;
-    let Some(card) = report.card else {
-        let reason = report.reason.unwrap_or("NO_CARD");
-        return Err(
-            HostError::new(ErrorCode::NoCard, "No card is in the managed reader.").with("reason", reason)
-        );
+    let card = match managed_card(services, &readers)? {
+        Ok(card) => card,
+        Err(reason) => {
+            return Err(
+                HostError::new(ErrorCode::NoCard, "No card is in the managed reader.").with("reason", reason)
+            )
+        }
     };
-    // Refuse before asking the card for the passcode, unless the card shows an interrupted
-    // renewal: then sign in anyway, so recovery can finish it.
-    if !card.renewable && !card.interrupted {
-        return Err(match card.reason {
-            Some("PIN_LOCKED") => HostError::new(
-                ErrorCode::PinLocked,
-                "The passcode is locked. Unlock the card first, then renew.",
-            ),
-            reason => {
-                HostError::new(ErrorCode::NotRenewable, describe(reason)).with("reason", reason.unwrap_or(""))
-            }
-        });
+    // The same rule as `status`, on the same model: refuse before asking the card for the
+    // passcode, unless the card shows an interrupted renewal; then sign in anyway, so recovery
+    // can finish it (and the rule is applied again to the recovered card).
+    let verdict = card.eligibility(OffsetDateTime::now_utc(), services.config.renewal_window_days);
+    if let Some(reason) = verdict.reason {
+        if !card.inventory.interrupted() || reason == NotRenewableReason::PinLocked {
+            return Err(not_renewable(reason));
+        }
     }
-    let presence = PcscPresence::capture(&card.reader)?;
+    let presence = PcscPresence::capture(&card.reader.name)?;
     let module = services.token()?;
     let slot = module
-        .slot_for_reader(&card.reader, services.config.slot_map.get(&card.reader))?
+        .slot_for_reader(&card.reader.name, services.config.slot_map.get(&card.reader.name))?
         .ok_or_else(|| HostError::new(ErrorCode::NoCard, "The card in the managed reader has gone."))?;
     // Before signing in: recovery at sign-in must not mistake another host's open renewal on
     // this card for leftovers.
-    let lock = CardLock::acquire(&card.token.serial)?;
+    let lock = CardLock::acquire(&card.summary.serial)?;
     let session = CryptokiCard::open(module, slot, Some(Box::new(presence)))?.with_lock(lock);
-    let settings = Settings { window_days: services.config.renewal_window_days };
+    let settings =
+        Settings { window_days: services.config.renewal_window_days, new_key_algorithm: KeyAlgorithm::P384 };
     let signed_in = Opened::new(Box::new(session), settings).sign_in(pin.as_ref(), progress)?;
     drop(pin);
     let ready = signed_in.prepare(OffsetDateTime::now_utc())?;
@@ -86,13 +86,14 @@ pub fn begin(
     keys.build_requests(progress)
 }
 
-fn describe(reason: Option<&str>) -> &'static str {
-    use crate::certs::NotRenewableReason as R;
-    let all = [R::NoCertificates, R::NotDue, R::Expired, R::PinLocked, R::PinNotInitialized];
-    all.into_iter()
-        .find(|r| Some(r.as_str()) == reason)
-        .map(|r| r.describe())
-        .unwrap_or("The card cannot be renewed now.")
+/// The refusal for a card the rule says no to.
+pub(crate) fn not_renewable(reason: NotRenewableReason) -> HostError {
+    match reason {
+        NotRenewableReason::PinLocked => {
+            HostError::new(ErrorCode::PinLocked, "The passcode is locked. Unlock the card first, then renew.")
+        }
+        reason => HostError::new(ErrorCode::NotRenewable, reason.describe()).with("reason", reason.as_str()),
+    }
 }
 
 /// The `renewBegin` result.

@@ -14,7 +14,7 @@ use super::{RenewalId, Requested};
 use crate::certs::chain::{is_ca, verify_chain};
 use crate::certs::{parse_certificate, CertificateInfo, Role};
 use crate::protocol::{ErrorCode, HostError};
-use p384::pkcs8::DecodePublicKey;
+use crate::token::algorithm::PublicKey;
 use time::{Duration, OffsetDateTime};
 use x509_cert::der::{Decode, Encode};
 use x509_cert::Certificate;
@@ -99,7 +99,7 @@ impl Requested {
                 .map_err(|e| invalid(format!("Certificate {number} could not be read: {e}.")))?;
             let parsed = Certificate::from_der(der)
                 .map_err(|e| invalid(format!("Certificate {number} could not be read: {e}.")))?;
-            let key = p384::PublicKey::from_public_key_der(&info.public_key_der).ok();
+            let key = PublicKey::from_spki_der(&info.public_key_der);
             let Some(slot) = key.and_then(|key| self.roles.iter().position(|r| r.new.public == key)) else {
                 if is_ca(&parsed) {
                     continue;
@@ -136,9 +136,9 @@ impl Requested {
             }
             if info.role != role.old.role {
                 return Err(invalid(format!(
-                    "The new certificate for the {} key has the key usage of a {} certificate.",
+                    "The new certificate for the {} key has the key usage of {}.",
                     role.old.role.as_str(),
-                    info.role.as_str()
+                    usage_of(info.role)
                 )));
             }
             if !anchors.is_empty() {
@@ -168,5 +168,14 @@ impl Requested {
             }
         }
         Ok(Verified { renewal: self.id.clone(), certificates: verified })
+    }
+}
+
+/// What a certificate's key usage makes it, for people.
+fn usage_of(role: Role) -> &'static str {
+    match role {
+        Role::Authentication => "an authentication certificate",
+        Role::Signing => "a signing certificate",
+        Role::Other => "neither an authentication nor a signing certificate",
     }
 }

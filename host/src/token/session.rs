@@ -28,8 +28,13 @@ impl CryptokiCard {
     pub(super) fn login_user(&self, pin: Option<&AuthPin>) -> Result<(), HostError> {
         match self.session.login(UserType::User, pin) {
             Ok(()) => Ok(()),
-            // Another session of this process signed in already: that is what we want.
-            Err(CryptokiError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(()),
+            // Signed in already (another session of this process, or a card that kept its
+            // state): that says nothing about this passcode, so sign out and check it.
+            Err(CryptokiError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {
+                log::info!("the token was signed in already; signing out to check the passcode");
+                self.session.logout().map_err(token_error)?;
+                self.session.login(UserType::User, pin).map_err(token_error)
+            }
             Err(e) => Err(token_error(e)),
         }
     }

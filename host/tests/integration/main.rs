@@ -10,6 +10,7 @@ mod catalogue;
 mod cli;
 mod config;
 mod lock;
+mod piv;
 mod protocol;
 mod recovery;
 mod renewal;
