@@ -434,12 +434,6 @@
     return serialFromText(doc);
   }
 
-  /** Whether two serials name the same card (case, spaces, dashes and leading zeros aside). */
-  function sameSerial(a, b) {
-    const n = (s) => String(s).toLowerCase().replace(/[^0-9a-z]/g, '').replace(/^0+/, '');
-    return n(a) === n(b);
-  }
-
   /** Whether the page's own CSS already styles `[aria-disabled="true"]` menu items. */
   function stylesDisabledItems(doc) {
     for (const sheet of doc.styleSheets || []) {
@@ -506,7 +500,6 @@
     closeMenu,
     disabledClass,
     selectedCardSerial,
-    sameSerial,
     stylesDisabledItems,
     isManageSmartcardPage,
     panelAnchor,
