@@ -21,7 +21,7 @@ test('firefox adapter: an overlay menu created on open renews the card', async (
     const { page } = firefox;
     const shots = new Shots(screenshotsDir('firefox-adapter-overlay'));
     await signIn(page, bed.standin.url);
-    await page.click('#manage-smartcard');
+    await page.goto(`${bed.standin.url}/smartcard`); // Manage Smartcard (the menu path is firefox.test.mjs's)
     await page.waitForSelector('body[data-page="manage-smartcard"]');
     await page.fill('#card-serial', card.tokenSerial);
     await page.click('#card-lookup-button');
