@@ -88,10 +88,11 @@ export class Readers {
 
 /** The stand-in CIS dashboard and EST CA. */
 export class Standin {
-  static async start(dataDir, { port = 0, validityDays } = {}) {
+  static async start(dataDir, { port = 0, validityDays, serviceMenu } = {}) {
     const standin = new Standin();
     const args = ['serve', '--data', dataDir, '--port', String(port)];
     if (validityDays) args.push('--validity-days', String(validityDays));
+    if (serviceMenu) args.push('--service-menu', serviceMenu); // menu | overlay | select | icon
     standin.proc = new LineChild(binary('cis-standin'), args, { env: { ...process.env, CIS_TESTBED_BIN: binary('cis-testbed') } });
     standin.ready = await standin.proc.next();
     standin.url = standin.ready.url;
@@ -119,12 +120,12 @@ export class Standin {
 
 /** Everything one test needs, in one temp dir. */
 export class Bed {
-  static async start({ validityDays } = {}) {
+  static async start({ validityDays, serviceMenu } = {}) {
     const bed = new Bed();
     bed.dir = mkdtempSync(path.join(tmpdir(), 'cis-renew-e2e-'));
     bed.softhsmConf = execFileSync(binary('cis-testbed'), ['softhsm', 'new', '--dir', path.join(bed.dir, 'softhsm')]).toString().trim();
     bed.readers = await Readers.start(path.join(bed.dir, 'pcscd'));
-    bed.standin = await Standin.start(path.join(bed.dir, 'standin'), { validityDays });
+    bed.standin = await Standin.start(path.join(bed.dir, 'standin'), { validityDays, serviceMenu });
     bed.slotMap = {};
     bed.hostLog = path.join(bed.dir, 'host.log');
     bed.hostConfig = path.join(bed.dir, 'host.json');
