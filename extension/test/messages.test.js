@@ -66,7 +66,7 @@ test('validate_returnsACopy', () => {
   assert.equal(out.serial, 'S1');
 });
 
-const EXT = 'kfambhddimdfpaookgghehjdgahadkji';
+const EXT = 'e'.repeat(32);
 const ORIGINS = ['https://cis.example', 'http://127.0.0.1:8080'];
 const tab = { id: 5, windowId: 1 };
 

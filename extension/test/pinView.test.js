@@ -8,7 +8,7 @@ import { t } from '../testing/i18n.js';
 const HTML = readFileSync(new URL('../src/ui/pin.html', import.meta.url), 'utf8').replace(/<script[^>]*><\/script>/, '');
 
 function setup(show = { type: 'pin.show', card: { label: 'USER CARD', serial: 'S1', holder: 'Alex Smith' }, pinLength: { min: 4, max: 8 }, error: null }, { guardMs = 0, clock = { now: 0 } } = {}) {
-  const dom = new JSDOM(HTML, { url: 'chrome-extension://kfambhddimdfpaookgghehjdgahadkji/src/ui/pin.html' });
+  const dom = new JSDOM(HTML, { url: `chrome-extension://${'p'.repeat(32)}/src/ui/pin.html` });
   const doc = dom.window.document;
   const posted = [];
   const view = createPinView(doc, { port: { postMessage: (m) => posted.push({ ...m }) }, t, guardMs, now: () => clock.now });

@@ -46,7 +46,8 @@ test('menuState_reasons', () => {
     { name: 'renewing elsewhere', state: { host: connected, status: dueStatus(), renewalElsewhere: true }, want: 'A renewal is running in another tab.' },
     { name: 'selected card matches', state: { host: connected, status: dueStatus() }, page: { selectedSerial: 's1' }, want: null },
     { name: 'no card selected', state: { host: connected, status: dueStatus() }, page: { selectedSerial: '' }, want: 'Select the user’s card on this page first.' },
-    { name: 'another card selected', state: { host: connected, status: dueStatus() }, page: { selectedSerial: 'S2' }, want: /not the card selected/ },
+    { name: 'same card, written differently', state: { host: connected, status: dueStatus() }, page: { selectedSerial: ' s-1 ' }, want: null },
+    { name: 'another card selected', state: { host: connected, status: dueStatus() }, page: { selectedSerial: 'S2' }, want: /shows card S2, but the second reader holds card S1/ },
   ];
   for (const c of cases) {
     const m = menuState(c.state, fmt, c.page);

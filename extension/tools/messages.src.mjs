@@ -22,7 +22,7 @@ export default {
   reasonPinNotInitialized: ['The card’s passcode has not been set: set it first, then renew.'],
   reasonUnknown: ['This card can’t be renewed here.'],
   reasonNoSelection: ['Select the user’s card on this page first.'],
-  reasonNotSelectedCard: ['The card in the second reader is not the card selected on this page. Select that card, or insert the selected one.'],
+  reasonOtherCard: ['This page shows card $PAGE$, but the second reader holds card $READER$. Insert card $PAGE$, or find card $READER$ on this page.', ['page', 'reader']],
 
   errBadRequest: ['The renewal helper did not understand a request. Ask IT to update the extension and the helper.'],
   errMessageTooLarge: ['A message to the renewal helper was too large. Ask IT to update the extension and the helper.'],
@@ -53,6 +53,7 @@ export default {
   errInternal: ['Something went wrong in the renewal helper. The card still holds a working pair of certificates; try again.'],
   errHostMissing: ['The cis-renew helper is not installed on this computer. Ask IT to install it: the cis-renew host package (MSI on Windows) registers it with the browser.'],
   errHostTooOld: ['The cis-renew helper on this computer is too old for this extension. Ask IT to update it.'],
+  errCardAuthFailed: ['The card did not accept the renewal service (or the service did not accept the card). Nothing on the card changed. Contact the registration authority.'],
   errServiceRefused: ['The renewal service refused the request. The card was not changed; contact the service desk.'],
   errServiceBadAnswer: ['The renewal service sent an answer the extension cannot use. The card was not changed; contact the service desk.'],
   errServicePending: ['The renewal service is waiting for an approval. The card was not changed; try again later.'],
@@ -65,7 +66,6 @@ export default {
   errServiceFailed: ['The renewal service had a problem. The card was not changed; try again.'],
   errServiceUnavailable: ['The renewal service is not available at the moment. The card was not changed; try again.'],
   errServiceUnreachable: ['The renewal service could not be reached. Check the network connection; the card was not changed. Try again.'],
-  errCardAuthFailed: ['The card did not accept the renewal service (or the service did not accept the card). Nothing on the card changed. Contact the registration authority.'],
   errCancelled: ['The renewal was cancelled.'],
   errTimeout: ['There was no answer in time. Try again.'],
 
@@ -97,6 +97,7 @@ export default {
   dlgConfirmIntro: ['New keys are made on the card and new certificates installed. The card keeps a working pair of certificates throughout.'],
   dlgHolder: ['Card holder: $NAME$', ['name']],
   dlgSerial: ['Card serial number: $SERIAL$', ['serial']],
+  dlgCardUnchecked: ['This page does not show a card serial, so check the card before you continue: it belongs to $HOLDER$, serial $SERIAL$.', ['holder', 'serial']],
   dlgColRole: ['Certificate'],
   dlgColSubject: ['Issued to'],
   dlgColExpires: ['Expires'],

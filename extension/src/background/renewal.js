@@ -108,10 +108,9 @@ export class Renewal {
       pinOpen: false,
       pinTimer: null,
       result: null,
-      finalTry: atFinalTry(card, null),
       // PIV: the service's answer to the card's witness ({renewal, witness, challenge}).
       admin: null,
-      confirmFinalTry: false,
+      finalTry: atFinalTry(card, null),
     };
     if (card.cardAdmin) this._beginAdmin(this._run);
     else if (this._run.pinPad) this._begin(this._run, undefined);
@@ -129,10 +128,9 @@ export class Renewal {
     if (run.finalTry && !confirmFinalTry) return false;
     this._clearPinTimer(run);
     this._pin.show({ type: 'pin.checking' });
-    // The holder's own confirmation, for this try only (the window's final-try box).
-    run.confirmFinalTry = run.finalTry && confirmFinalTry;
-    if (run.admin) this._admin(run, pin);
-    else this._begin(run, pin, run.confirmFinalTry);
+    const confirmed = run.finalTry && confirmFinalTry;
+    if (run.admin) this._admin(run, pin, confirmed);
+    else this._begin(run, pin, confirmed);
     return true;
   }
 
@@ -296,13 +294,13 @@ export class Renewal {
     );
   }
 
-  _admin(run, pin) {
+  _admin(run, pin, confirmFinalTry = false) {
     this.phase = PHASE.BEGINNING;
     run.step = { name: 'login' };
     run.error = null;
     this._changed();
     const params = { renewalId: run.renewalId, witness: run.admin.witness, challenge: run.admin.challenge, pin };
-    if (run.confirmFinalTry) params.confirmFinalTry = true;
+    if (confirmFinalTry) params.confirmFinalTry = true;
     this._host.request('renewAdmin', params, { onEvent: (ev) => this._progress(run, ev) }).then(
       (result) => this._adminDone(run, result),
       (err) => {

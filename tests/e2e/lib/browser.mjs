@@ -5,11 +5,11 @@ import { chromium } from 'playwright-core';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ROOT, HOST_BIN } from './bed.mjs';
+import { ROOT, HOST_BIN, IDENTITY } from './bed.mjs';
 import { ShotFiles, screenshotsDir } from './shots.mjs';
 
 export const EXTENSION_DIR = path.join(ROOT, 'extension');
-export const EXTENSION_ID = 'kfambhddimdfpaookgghehjdgahadkji';
+export const EXTENSION_ID = IDENTITY.chromiumId;
 export const HOST_NAME = 'uk.nhs.cis_renew';
 export const POLICY_DIR = '/etc/chromium/policies/managed';
 const POLICY_FILE = path.join(POLICY_DIR, 'cis-renew-e2e.json');
