@@ -44,7 +44,7 @@ async function main() {
     await shots.take(pinWindow, 'passcode-window');
     await typePasscode(pinWindow, PASSCODE);
     say('new keys are made on the card, requests go to the CA, certificates are installed...');
-    await probe.waitFor('dialog', { text: /renewed|new certificates|done/i, timeout: 90000 });
+    await probe.waitFor('dialog h2', { text: /renewed/i, timeout: 90000 });
     await shots.take(page, 'done');
     say(`done: ${await dialogText(probe)}`);
     console.log(`\nAfter:\n${cardTable(bed)}`);
