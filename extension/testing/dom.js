@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import '../src/shared/errors.js';
 import '../src/shared/view.js';
 import '../src/est/client.js';
+import '../src/est/cardAdmin.js';
 import '../src/content/adapter.js';
 import '../src/content/render.js';
 

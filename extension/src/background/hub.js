@@ -207,6 +207,41 @@ export class Hub {
     });
   }
 
+  /**
+   * One card-management call (`op`: begin, certificates, installed, record) in the tab
+   * `owner`, with the sponsor's session, as for EST; resolves with the service's answer.
+   */
+  cardAdmin(owner, { op, body }) {
+    const tab = this.tabs.get(owner);
+    if (!tab) return Promise.reject(new CisError('CANCELLED', 'the dashboard tab went away'));
+    const requestId = `a${this._nextEst++}`;
+    return new Promise((resolve, reject) => {
+      const timer = this._timers.setTimeout(() => {
+        if (this._est.delete(requestId)) reject(new CisError('TIMEOUT', 'the renewal service did not answer'));
+      }, EST_TIMEOUT_MS);
+      this._est.set(requestId, { owner, resolve, reject, timer });
+      this._send(tab, {
+        type: TO_CONTENT.CARD_ADMIN_REQUEST,
+        requestId,
+        url: this._serviceUrlFor(tab.origin),
+        op,
+        body,
+        timeoutMs: EST_TIMEOUT_MS - 5_000,
+      });
+    });
+  }
+
+  /** A `cardAdmin.response` (already validated) from tab `key`; others' answers are ignored. */
+  cardAdminResponse(key, msg) {
+    const pending = this._est.get(msg.requestId);
+    if (!pending || pending.owner !== key || !msg.requestId.startsWith('a')) return false;
+    this._est.delete(msg.requestId);
+    this._timers.clearTimeout(pending.timer);
+    if (msg.ok) pending.resolve(msg.result);
+    else pending.reject(new CisError(msg.error.code, msg.error.reason || '', { reason: msg.error.reason, status: msg.error.status }));
+    return true;
+  }
+
   /** An `est.response` (already validated) from tab `key`. Answers from other tabs are ignored. */
   estResponse(key, msg) {
     const pending = this._est.get(msg.requestId);

@@ -18,28 +18,33 @@
 
   const api = root.browser || root.chrome;
   const doc = root.document;
-  const { adapter, view, est } = ns;
+  const { adapter, view, est, cardAdmin } = ns;
 
   const t = (key, subs) => api.i18n.getMessage(key, subs) || key;
+  const locale = (api.i18n.getUILanguage && api.i18n.getUILanguage()) || undefined;
+  const fmt = (iso) => view.formatDate(iso, undefined, locale);
+  // Set before the reload that refreshes the dashboard's card details after a renewal, so
+  // focus comes back to Select Service instead of the top of the page.
+  const FOCUS_AFTER_RELOAD = 'cis-renew.focusSelectService';
 
   let port = null;
   let state = null; // the latest `state` from the worker
   let confirming = null; // the card shown in the confirmation, before Continue
+  let starting = false; // Continue sent, the worker's first renewal state not here yet
   let refused = null; // error of a refused renew.start
   let retry = 0;
   let everAccepted = false;
 
-  const ui = ns.render.createUi(doc, {
-    t,
-    onRenew: () => {
-      const card = state && state.status && state.status.card;
-      if (!card || !view.menuState(state, undefined, { selectedSerial }).enabled) return;
-      confirming = card;
-      refused = null;
-      renderDialog();
-    },
-    onAction,
-  });
+  function confirmRenewal() {
+    const card = state && state.status && state.status.card;
+    if (!card || !view.menuState(state, fmt, { selectedSerial }).enabled) return false;
+    confirming = card;
+    refused = null;
+    renderDialog();
+    return true;
+  }
+
+  const ui = ns.render.createUi(doc, { t, fmt, locale, onRenew: confirmRenewal, onAction });
 
   function send(msg) {
     if (!port) return;
@@ -57,6 +62,7 @@
         if (confirming) {
           send({ type: 'renew.start', serial: String(confirming.token && confirming.token.serial) });
           confirming = null;
+          starting = true; // the same dialog goes on to the progress view
         }
         break;
       case 'close':
@@ -66,14 +72,36 @@
         if (r && r.canCancel) send({ type: 'renew.cancel' });
         break;
       case 'dismiss':
+      case 'escape-dismiss':
         refused = null;
         if (r) send({ type: 'renew.dismiss' });
-        if (r && r.phase === 'done') adapter.refreshAfterRenewal(doc);
+        state = state && { ...state, renewal: null }; // closes now, not at the worker's answer
+        if (r && r.phase === 'done' && action === 'dismiss') {
+          // The dashboard draws the card details on the server: only a reload shows the new
+          // certificates. Focus comes back to Select Service after it.
+          try {
+            root.sessionStorage.setItem(FOCUS_AFTER_RELOAD, '1');
+          } catch {
+            /* storage disabled: focus starts at the top */
+          }
+          adapter.refreshAfterRenewal(doc);
+          return;
+        }
         break;
+      case 'retry':
+        refused = null;
+        if (r) send({ type: 'renew.dismiss' });
+        state = state && { ...state, renewal: null };
+        if (confirmRenewal()) return;
+        break;
+      case 'showPin':
+        send({ type: 'pin.reveal' });
+        return;
       case 'escape':
+        // Escape never reloads the page: it closes what can be closed and cancels what can be.
         if (confirming) confirming = null;
         else if (r && r.canCancel) send({ type: 'renew.cancel' });
-        else if (refused || (r && ['done', 'failed', 'cancelled'].includes(r.phase))) onAction('dismiss');
+        else if (refused || (r && ['done', 'failed', 'cancelled'].includes(r.phase))) return onAction('escape-dismiss');
         break;
       default:
         return;
@@ -85,12 +113,13 @@
     const r = state && state.renewal;
     if (r) {
       if (r.phase === 'done') return { kind: 'done', renewal: r };
-      if (r.phase === 'failed') return { kind: 'failed', error: r.error };
+      if (r.phase === 'failed') return { kind: 'failed', error: r.error, retry: view.canRetry(r.error) };
       if (r.phase === 'cancelled') return { kind: 'cancelled' };
       if (r.phase !== 'idle') return { kind: 'progress', renewal: r };
     }
-    if (refused) return { kind: 'failed', error: refused };
+    if (refused) return { kind: 'failed', error: refused, retry: view.canRetry(refused) };
     if (confirming) return { kind: 'confirm', card: confirming };
+    if (starting) return { kind: 'progress', renewal: { phase: 'starting', step: null, canCancel: false, cancelling: false, pinPad: false, error: null } };
     return null;
   }
 
@@ -116,8 +145,18 @@
   }
 
   function render() {
-    ui.setMenu(view.menuState(state, undefined, { selectedSerial }));
+    ui.setMenu(view.menuState(state, fmt, { selectedSerial }));
     renderDialog();
+  }
+
+  let loggedDetail = null;
+  /** The browser's or the service's own words go to the console for support, not into a sentence. */
+  function logDetail(error) {
+    if (!error || error === loggedDetail) return;
+    const detail = [error.code, error.status, error.reason || error.message].filter((x) => x !== undefined && x !== '').join(' ');
+    if (detail === loggedDetail) return;
+    loggedDetail = detail;
+    root.console.info(`cis-renew: ${detail}`);
   }
 
   async function runEst(msg) {
@@ -132,6 +171,18 @@
     send(result.ok ? { type: 'est.response', requestId: msg.requestId, ok: true, pkcs7: result.pkcs7 } : { type: 'est.response', requestId: msg.requestId, ok: false, error: result.error });
   }
 
+  async function runCardAdmin(msg) {
+    const result = await cardAdmin.call({
+      fetch: root.fetch.bind(root),
+      baseUrl: msg.url,
+      op: msg.op,
+      body: msg.body,
+      csrfToken: adapter.csrfToken(doc),
+      timeoutMs: msg.timeoutMs,
+    });
+    send(result.ok ? { type: 'cardAdmin.response', requestId: msg.requestId, ok: true, result: result.result } : { type: 'cardAdmin.response', requestId: msg.requestId, ok: false, error: result.error });
+  }
+
   function onMessage(msg) {
     if (!msg || typeof msg !== 'object') return;
     switch (msg.type) {
@@ -139,12 +190,21 @@
         retry = 0;
         everAccepted = true;
         state = msg.state || null;
-        if (state && state.renewal) refused = null;
+        if (state && state.renewal) {
+          refused = null;
+          starting = false;
+          logDetail(state.renewal.error);
+        }
         render();
         break;
       case 'renew.refused':
         refused = msg.error || { code: 'INTERNAL_ERROR' };
+        starting = false;
+        logDetail(refused);
         renderDialog();
+        break;
+      case 'cardAdmin.request':
+        if (typeof msg.requestId === 'string' && typeof msg.op === 'string' && typeof msg.url === 'string') runCardAdmin(msg);
         break;
       case 'est.request':
         if (typeof msg.requestId === 'string' && typeof msg.csr === 'string' && typeof msg.url === 'string') runEst(msg);
@@ -182,6 +242,14 @@
 
   placeControl();
   render();
+  try {
+    if (root.sessionStorage.getItem(FOCUS_AFTER_RELOAD)) {
+      root.sessionStorage.removeItem(FOCUS_AFTER_RELOAD);
+      ui.focusHome();
+    }
+  } catch {
+    /* storage disabled */
+  }
   observer.observe(doc.body || doc.documentElement, { childList: true, subtree: true });
   connect();
   doc.addEventListener('visibilitychange', () => {
