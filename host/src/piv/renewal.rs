@@ -101,7 +101,7 @@ fn new_id() -> Result<String, HostError> {
 
 fn log_use(command: &str, before: Counters) {
     let used = before.since();
-    log::info!("piv {command}: {} APDUs, card {} ms", used.apdus, used.card_time.as_millis());
+    log::info!("piv {command}: {} APDUs, card {:.2} ms", used.apdus, used.card_time.as_secs_f64() * 1000.0);
 }
 
 impl PivRenewal {
