@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { normalizeConfig, parseOrigin, parseServiceUrl, matchPatterns, loadConfig, DEFAULTS, DEFAULT_PORTAL_ORIGIN, serviceUrlFor } from '../src/shared/config.js';
+import { normalizeConfig, originProblem, parseOrigin, parseServiceUrl, matchPatterns, loadConfig, DEFAULTS, DEFAULT_PORTAL_ORIGIN, serviceUrlFor } from '../src/shared/config.js';
 
 test('parseOrigin_cases', () => {
   const cases = [
@@ -20,6 +20,48 @@ test('parseOrigin_cases', () => {
     [42, null],
   ];
   for (const [input, want] of cases) assert.equal(parseOrigin(input), want, String(input));
+});
+
+test('originProblem_wildcardsAndMalformedHostsAreNamed', () => {
+  const cases = [
+    ['https://*', 'wildcards'],
+    ['https://*.nhs.uk', 'wildcards'],
+    ['https://cis.*.nhs.uk', 'wildcards'],
+    ['https://%2A', 'not valid'],
+    ['https://cis_example.nhs.uk', 'not valid'],
+    ['https://-cis.nhs.uk', 'not valid'],
+    ['https://cis.nhs.uk.', 'ends with a dot'],
+    ['https://cis..example', 'not valid'],
+    ['https://cis.example/x', 'a path'],
+    ['https://cis.example#f', 'fragment'],
+    ['https://cis.example?', 'query'],
+    ['https://u@cis.example', 'credentials'],
+    ['http://cis.example', 'loopback'],
+    ['ftp://cis.example', 'scheme'],
+    ['not a url', 'not a URL'],
+    [null, 'not a string'],
+    ['https://' + 'a'.repeat(300), 'longer than 300'],
+  ];
+  for (const [input, needle] of cases) {
+    const problem = originProblem(input);
+    assert.ok(problem && problem.includes(needle), `${input}: ${problem}`);
+    assert.equal(parseOrigin(input), null, String(input));
+  }
+  for (const ok of ['https://cis.example', 'https://xn--bcher-kva.example', 'https://10.0.0.1', 'https://[::1]:8443', 'http://[::1]:8080']) {
+    assert.equal(originProblem(ok), null, ok);
+  }
+});
+
+test('normalizeConfig_wildcardOriginIsRefusedWithItsProblemNamed', () => {
+  const { config, problems } = normalizeConfig({ portalOrigins: ['https://*', 'https://cis.example'] });
+  assert.deepEqual([...config.portalOrigins], ['https://cis.example']);
+  assert.equal(problems.length, 1);
+  assert.match(problems[0], /portalOrigins: ignored "https:\/\/\*" \(wildcards are not allowed/);
+  const { config: none, problems: p2 } = normalizeConfig({ portalOrigins: ['https://*'] });
+  assert.deepEqual([...none.portalOrigins], [DEFAULT_PORTAL_ORIGIN], 'a wildcard never widens the default');
+  assert.equal(p2.length, 2);
+  assert.equal(parseServiceUrl('https://*/est'), null);
+  assert.equal(parseServiceUrl('https://ra_x.example/est'), null);
 });
 
 test('parseServiceUrl_keepsPathDropsTrailingSlash', () => {

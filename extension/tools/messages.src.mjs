@@ -43,6 +43,8 @@ export default {
   errNotRenewable: ['This card can’t be renewed now.'],
   errCertificateMismatch: ['The renewal service returned certificates that do not match the new keys. The card was not changed; contact the service desk.'],
   errCertificateInvalid: ['The renewal service returned certificates that failed the checks. The card was not changed; contact the service desk.'],
+  errCertificateUntrusted: ['The new certificates were not issued by a certificate authority this computer trusts. The card was not changed; contact the service desk.'],
+  errTrustNotConfigured: ['This computer is not set up to check renewed certificates, so renewal is switched off. The card was not changed; ask IT to set up the renewal helper.'],
   errUnknownRenewal: ['The renewal was interrupted. Try again.'],
   errBusy: ['The card is busy with another renewal. Wait for it to finish.'],
   errResponseTooLarge: ['The renewal helper’s answer was too large. Ask IT to update the extension and the helper.'],

@@ -72,8 +72,10 @@ pub struct Config {
     /// Days before expiry from which a certificate may be renewed.
     pub renewal_window_days: u32,
     /// CA certificates (PEM or DER files) that renewed certificates must chain to. Empty: no
-    /// chain check (the certificate must still match the new key, subject, role and validity).
+    /// renewal is possible (`renewBegin` answers `TRUST_NOT_CONFIGURED`).
     pub trust_anchors: Vec<PathBuf>,
+    /// A renewed certificate may name another issuer than the certificate it replaces.
+    pub allow_issuer_change: bool,
     /// Log file; `None`: the per-user default from [`default_log_path`].
     pub log_file: Option<PathBuf>,
     /// Log verbosity.
@@ -91,6 +93,7 @@ impl Default for Config {
             allowed_origins: DEFAULT_ALLOWED_ORIGINS.iter().map(|s| s.to_string()).collect(),
             renewal_window_days: 90,
             trust_anchors: Vec::new(),
+            allow_issuer_change: false,
             log_file: None,
             log_level: LogLevel::Info,
             card_backend: CardBackend::Auto,
@@ -108,23 +111,25 @@ pub enum ConfigSource {
 }
 
 impl Config {
-    /// Loads the configuration from `CIS_RENEW_CONFIG` or the system path.
+    /// Loads the configuration from `CIS_RENEW_CONFIG` or the system path. Either way the file
+    /// counts only if administrators alone can change it ([`crate::fileperm`]).
     pub fn load() -> Result<(Config, ConfigSource), HostError> {
         match std::env::var_os(CONFIG_ENV) {
             Some(path) => {
                 let path = PathBuf::from(path);
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| config_error(&path, &format!("cannot be read ({e})")))?;
+                let text = read_trusted(&path)?;
                 Ok((Config::parse(&text, &path)?, ConfigSource::File(path)))
             }
             None => {
                 let path = system_config_path();
-                match std::fs::read_to_string(&path) {
-                    Ok(text) => Ok((Config::parse(&text, &path)?, ConfigSource::File(path))),
+                match std::fs::metadata(&path) {
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                         Ok((Config::default(), ConfigSource::Defaults))
                     }
-                    Err(e) => Err(config_error(&path, &format!("cannot be read ({e})"))),
+                    _ => {
+                        let text = read_trusted(&path)?;
+                        Ok((Config::parse(&text, &path)?, ConfigSource::File(path)))
+                    }
                 }
             }
         }
@@ -166,6 +171,25 @@ impl Config {
     pub fn log_path(&self) -> Option<PathBuf> {
         self.log_file.clone().or_else(default_log_path)
     }
+}
+
+/// Reads a config file after checking who can change it.
+fn read_trusted(path: &Path) -> Result<String, HostError> {
+    crate::fileperm::check_admin_only(path)
+        .map_err(|problem| untrusted_file(path, "host configuration", &problem))?;
+    std::fs::read_to_string(path).map_err(|e| config_error(path, &format!("cannot be read ({e})")))
+}
+
+/// `CONFIG_INVALID` for a config, anchor or module file that others than administrators can
+/// change (or that cannot be checked): names the file and the reason.
+pub fn untrusted_file(path: &Path, what: &str, problem: &str) -> HostError {
+    HostError::new(
+        ErrorCode::ConfigInvalid,
+        format!(
+            "The {what} {} is not used: it {problem}. Only administrators may be able to change it.",
+            path.display()
+        ),
+    )
 }
 
 fn config_error(path: &Path, detail: &str) -> HostError {

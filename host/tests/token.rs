@@ -7,6 +7,7 @@
 //! tests use is provisioned (by the test bed, in child processes) before the module is loaded.
 //! Each test uses its own token.
 
+use cis_renew_host::certs::renewed::TrustPolicy;
 use cis_renew_host::certs::Role;
 use cis_renew_host::config::SlotBinding;
 use cis_renew_host::protocol::{ErrorCode, HostError};
@@ -124,7 +125,8 @@ fn renew(card: BoxedCard) -> Result<(), HostError> {
         .generate_keys(&mut sink)?
         .build_requests(&mut sink)?;
     let certificates: Vec<Vec<u8>> = requested.roles().iter().map(|r| issue(r, 45)).collect();
-    let proof = requested.verify(&certificates, &[], now)?;
+    let trust = TrustPolicy::load(&[bed().ca.cert_pem_path()], false)?;
+    let proof = requested.verify(&certificates, &trust, now)?;
     match requested.install(proof, &mut sink).and_then(|installed| installed.retire_old(&mut sink)) {
         Ok(_) | Err(Interrupted::FinishedByRecovery(_)) => Ok(()),
         Err(Interrupted::Failed(error)) => Err(error),

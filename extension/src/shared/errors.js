@@ -30,6 +30,8 @@
     NOT_RENEWABLE: { key: 'errNotRenewable', source: 'host', retry: false },
     CERTIFICATE_MISMATCH: { key: 'errCertificateMismatch', source: 'host', retry: false },
     CERTIFICATE_INVALID: { key: 'errCertificateInvalid', source: 'host', retry: false },
+    CERTIFICATE_UNTRUSTED: { key: 'errCertificateUntrusted', source: 'host', retry: false },
+    TRUST_NOT_CONFIGURED: { key: 'errTrustNotConfigured', source: 'host', retry: false },
     UNKNOWN_RENEWAL: { key: 'errUnknownRenewal', source: 'host', retry: true },
     BUSY: { key: 'errBusy', source: 'host', retry: true },
     CARD_AUTH_FAILED: { key: 'errCardAuthFailed', source: 'host', retry: false },

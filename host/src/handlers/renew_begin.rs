@@ -50,6 +50,11 @@ pub fn begin(
     pin: Option<AuthPin>,
     progress: ProgressSink<'_>,
 ) -> Result<Requested, HostError> {
+    // Fail closed: without anchors no answer could be accepted, so do not spend the passcode
+    // or make keys on the card.
+    if services.config.trust_anchors.is_empty() {
+        return Err(crate::certs::renewed::not_configured());
+    }
     let readers = Readers::connect()?.list()?;
     let card = match managed_card(services, &readers)? {
         Ok(card) => card,

@@ -44,6 +44,10 @@ pub enum ErrorCode {
     CertificateMismatch,
     /// A returned certificate or PKCS#7 could not be used (not DER, expired, wrong usage).
     CertificateInvalid,
+    /// A returned certificate does not chain to a configured trust anchor.
+    CertificateUntrusted,
+    /// No trust anchors are configured, so no renewed certificate could be accepted.
+    TrustNotConfigured,
     /// The renewal id is not one this host started.
     UnknownRenewal,
     /// Another renewal is in progress on this card.
@@ -84,6 +88,8 @@ impl ErrorCode {
             ErrorCode::NotRenewable => "NOT_RENEWABLE",
             ErrorCode::CertificateMismatch => "CERTIFICATE_MISMATCH",
             ErrorCode::CertificateInvalid => "CERTIFICATE_INVALID",
+            ErrorCode::CertificateUntrusted => "CERTIFICATE_UNTRUSTED",
+            ErrorCode::TrustNotConfigured => "TRUST_NOT_CONFIGURED",
             ErrorCode::UnknownRenewal => "UNKNOWN_RENEWAL",
             ErrorCode::Busy => "BUSY",
             ErrorCode::CardAuthFailed => "CARD_AUTH_FAILED",

@@ -145,7 +145,9 @@ export class Bed {
       slotMap: this.slotMap,
       logFile: this.hostLog,
       logLevel: 'debug',
-    }, null, 2));
+      // Renewals need anchors (fail closed): the stand-in's EST CA issues the certificates.
+      trustAnchors: [this.standin.ready.caCert],
+    }, null, 2), { mode: 0o644 });
   }
 
   /** The environment the browser (and so the host it starts) runs with. */

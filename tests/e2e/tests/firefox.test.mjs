@@ -60,15 +60,24 @@ async function waitForMenuItem(page, { enabled, reason = /./, timeout = 20000 })
   }
 }
 
-async function setUp(name, { pin, hostPath } = {}) {
+/**
+ * Per-user managed storage pointing elsewhere, written for every test that has the policy: the
+ * policy's 3rdparty settings must win over it, or no test here finds the stand-in's menu.
+ */
+const ELSEWHERE = () => ({ portalOrigins: ['https://elsewhere.example'], renewalServiceUrl: 'https://elsewhere.example' });
+
+async function setUp(name, { pin, hostPath, policy = true, userStorage = ELSEWHERE } = {}) {
   const bed = await Bed.start({ validityDays: VALIDITY_DAYS });
   let firefox;
   try {
     await bed.card({ reader: SPONSOR_READER, label: 'Sponsor card', user: 'bob', authDays: 500, signDays: 500 });
     const card = await bed.card({ reader: MANAGED_READER, label: 'Alice card', user: 'alice', authDays: 45, signDays: 45, pin });
-    writePolicy(bed.standin.url);
+    if (policy) writePolicy(bed.standin.url);
+    else removePolicy();
     // Tall enough that the menu (it overflows the page's end) and its tooltip are in view.
-    firefox = await launch({ hostEnv: bed.hostEnv(), hostPath, viewport: { width: 1200, height: 1200 } });
+    firefox = await launch({
+      hostEnv: bed.hostEnv(), hostPath, viewport: { width: 1200, height: 1200 }, userStorage: userStorage?.(bed.standin.url),
+    });
     const shots = new Shots(screenshotsDir(name));
     await openServiceMenu(firefox.page, bed.standin.url, card.tokenSerial, shots);
     return { bed, firefox, page: firefox.page, card, shots };
@@ -120,6 +129,22 @@ test('firefox: a due card gets an enabled Renew Certificate item that follows th
     console.log(`firefox: reason while the card was out: "${gone.title}"`);
     assert.ok(Date.now() - removed < 15000);
     await shots.take(page, 'menu-card-back');
+  } finally {
+    await tearDown(run);
+  }
+});
+
+test('firefox: without the policy, per-user managed storage sets the extension\'s settings', async () => {
+  // Firefox falls back to a per-user storage manifest only when the enterprise policy has no
+  // 3rdparty entry for the extension: then it can choose the dashboard origins and the EST URL
+  // (docs/configuration.md says what that can and cannot reach). Every other test here has the
+  // policy and a per-user file pointing elsewhere, and finds the stand-in's menu all the same.
+  const run = await setUp('firefox-user-storage', {
+    policy: false, userStorage: (url) => ({ portalOrigins: [url], renewalServiceUrl: url }),
+  });
+  try {
+    await waitForMenuItem(run.page, { enabled: true });
+    assert.match((await menuItem(run.page)).text, /Renew Certificate/);
   } finally {
     await tearDown(run);
   }

@@ -6,4 +6,5 @@
 mod cli;
 mod piv;
 mod readers;
+mod schsm;
 mod tokens;
