@@ -4,10 +4,13 @@
 //!
 //! The floor, with short APDUs (what the vpcd reader carries): status = SELECT, GET DATA of
 //! the CHUID, 9A and 9C certificates (one APDU per 256 bytes of answer), VERIFY with no data;
-//! renewal = SELECT, the witness, the mutual authentication, VERIFY, GENERATE x2, sign x2, the
-//! second VERIFY (9C is PIN-always), PUT DATA x2 (one APDU per 255 bytes of data). The host
-//! adds a CHUID read at renewBegin (is it the same card?), algorithm probes for cards whose 9B
-//! key is not AES-256, and a read-back of each written certificate.
+//! renewal = SELECT, GET DATA of the 9A and 9C certificates (their subjects go into the
+//! requests), the witness, the mutual authentication, VERIFY, GENERATE x2, sign x2, the second
+//! VERIFY (9C is PIN-always), PUT DATA x2 (one APDU per 255 bytes of data). The host adds, at
+//! renewBegin, a whole status read (CHUID, PIN state) and then SELECT and CHUID again on its
+//! exclusive connection (is it the same card?), an algorithm probe for cards whose 9B key is
+//! not AES-256, and a read-back of each written certificate. The status in renewComplete's
+//! reply is counted apart.
 //!
 //! `cargo bench -p cis-renew-host --bench piv [-- RUNS]` (default 10). Needs root, the test
 //! bed's packages and the PIV test card binary (tests/testbed/piv-card/README.md).
@@ -19,9 +22,12 @@ use cis_renew_testbed::{IssueRequest, Pcscd, Role, TestCa};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 const PIN: &str = "123456";
+
+static LATER: AtomicI64 = AtomicI64::new(0);
 
 fn main() {
     let runs: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(10);
@@ -37,7 +43,8 @@ fn main() {
     let log = work.path().join("host.log");
     let config = work.path().join("host.json");
     // A year's window keeps each renewed card renewable for the next run.
-    let text = json!({"logFile": log, "logLevel": "debug", "renewalWindowDays": 365});
+    let text = json!({"logFile": log, "logLevel": "debug", "renewalWindowDays": 365,
+                      "trustAnchors": [ca.cert_pem_path()]});
     std::fs::write(&config, text.to_string()).expect("config");
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_cis-renew-host"))
@@ -71,8 +78,8 @@ fn main() {
         assert_eq!(status["ok"], true, "{status}");
         status_times.push(time);
         let certificates: Vec<Vec<u8>> = current_certificates(&pcscd, &card.card_id);
-        status_floor =
-            1 + read_apdus(60) + certificates.iter().map(|c| read_apdus(c.len() + 12)).sum::<usize>() + 1;
+        let certificate_reads = certificates.iter().map(|c| read_apdus(c.len() + 12)).sum::<usize>();
+        status_floor = 1 + read_apdus(60) + certificate_reads + 1;
 
         let serial = status["result"]["card"]["token"]["serial"].clone();
         let (begin, t_begin) = call(id + 1, "renewBegin", json!({"cardSerial": serial}));
@@ -98,7 +105,10 @@ fn main() {
         assert_eq!(done["ok"], true, "{done}");
         renewal_times.push(t_begin + t_admin + t_complete);
         // SELECT, witness, mutual, VERIFY, 2 GENERATE, 2 sign, VERIFY, PUT DATA x2.
-        renewal_floor = 9 + issued.iter().map(|c| write_apdus(c.len() + 12)).sum::<usize>();
+        // SELECT, the certificates, witness, mutual, VERIFY, 2 GENERATE, 2 sign, VERIFY, PUT
+        // DATA x2.
+        renewal_floor =
+            9 + certificate_reads + issued.iter().map(|c| write_apdus(c.len() + 12)).sum::<usize>();
     }
     drop(stdin);
     let _ = child.wait();
@@ -118,11 +128,20 @@ fn main() {
     // Status reads: one per `status`, one per renewBegin, one after each renewComplete.
     let status_apdus = inventory.first().map(|x| x.0).unwrap_or(0);
     let status_card: Vec<f64> = inventory.iter().step_by(3).map(|x| x.1).collect();
+    // Per run the inventory lines are: status, renewBegin's read, the status in renewComplete's
+    // reply; the card time of all but the first is part of the renewal's wall time.
     for i in 0..runs {
+        let reads = [inventory.get(3 * i + 1), inventory.get(3 * i + 2)]
+            .into_iter()
+            .flatten()
+            .map(|x| x.1)
+            .sum::<f64>();
         let card_ms = [&begin, &admin, &complete].iter().filter_map(|v| v.get(i)).map(|x| x.1).sum::<f64>();
-        renewal_card.push(card_ms);
+        renewal_card.push(card_ms + reads);
     }
-    let renewal_apdus: u64 = [&begin, &admin, &complete].iter().filter_map(|v| v.first()).map(|x| x.0).sum();
+    let begin_read = inventory.get(1).map(|x| x.0).unwrap_or(0);
+    let renewal_apdus: u64 =
+        begin_read + [&begin, &admin, &complete].iter().filter_map(|v| v.first()).map(|x| x.0).sum::<u64>();
     let status_ms = median_ms(&status_times);
     let status_card_ms = median_f(&status_card);
     let renewal_ms = median_ms(&renewal_times);
@@ -130,7 +149,7 @@ fn main() {
     println!("PIV card (piv-authenticator on vpcd), {runs} runs, medians:");
     println!("  status: {status_apdus} APDUs (floor {status_floor}), {status_ms:.1} ms, card {status_card_ms:.1} ms");
     println!(
-        "  renewal: {renewal_apdus} APDUs (floor {renewal_floor}; begin {}, admin {}, complete {}), {renewal_ms:.1} ms, card {renewal_card_ms:.1} ms",
+        "  renewal: {renewal_apdus} APDUs (floor {renewal_floor}; begin {begin_read} + {}, admin {}, complete {}; + {status_apdus} for the status in the reply), {renewal_ms:.1} ms, card {renewal_card_ms:.1} ms",
         begin.first().map(|x| x.0).unwrap_or(0),
         admin.first().map(|x| x.0).unwrap_or(0),
         complete.first().map(|x| x.0).unwrap_or(0)
@@ -186,7 +205,10 @@ fn issue(ca: &TestCa, request: &Value) -> Vec<u8> {
         public_key_sec1: csr.info.public_key.subject_public_key.as_bytes().expect("key").to_vec(),
         role: if request["role"] == "signing" { Role::Signing } else { Role::Authentication },
         not_before: now - time::Duration::minutes(1),
-        not_after: now + time::Duration::days(300),
+        // Later each run: a renewed certificate must outlive the one it replaces.
+        not_after: now
+            + time::Duration::days(300)
+            + time::Duration::minutes(LATER.fetch_add(1, Ordering::Relaxed)),
         serial: None,
     })
     .expect("issue")
