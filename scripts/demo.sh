@@ -6,7 +6,7 @@
 # host, printing each step and the certificates before and after. Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh demo
 export PATH="$HOME/.cargo/bin:$PATH"
 echo "demo: building"
 cargo build --workspace --bins --locked -q

@@ -7,7 +7,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
-bash scripts/install-deps.sh || { echo "install-deps failed"; exit 1; }
+bash scripts/install-deps.sh test || { echo "install-deps failed"; exit 1; }
 export PATH="$HOME/.cargo/bin:$PATH"
 
 passed=0

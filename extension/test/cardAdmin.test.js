@@ -155,7 +155,7 @@ test('renewal_pivCard_relaysWitnessAndAsksThePasscodeOnlyAfterTheService', async
   assert.deepEqual(s.host.commands(), ['renewBegin', 'renewAdmin', 'renewAdmin', 'renewComplete']);
 });
 
-test('renewal_pivCard_finalTryConfirmsOnTheNextSubmission', async () => {
+test('renewal_pivCard_finalTry_sendsConfirmFinalTryOnlyWithTheHoldersConfirmation', async () => {
   const s = setup();
   s.r.start({ owner: 't1', status: pivStatus(), serial: '0a1b2c3d4e5f60718293a4b5c6d7e8f9' });
   s.host.reply('renewBegin', BEGIN);
@@ -166,7 +166,8 @@ test('renewal_pivCard_finalTryConfirmsOnTheNextSubmission', async () => {
   s.host.fail('renewAdmin', new CisError('PIN_FINAL_TRY', 'one left', { triesLeft: 1 }));
   await flush();
   assert.equal(s.r.phase, PHASE.AWAITING_PIN);
-  s.r.pinSubmitted('123456');
+  assert.equal(s.r.pinSubmitted('123456'), false, 'a plain submission at the final try is not sent');
+  assert.equal(s.r.pinSubmitted('123456', { confirmFinalTry: true }), true);
   assert.equal(s.host.pending('renewAdmin').params.confirmFinalTry, true);
 });
 

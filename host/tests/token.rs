@@ -329,6 +329,32 @@ fn sign_in_wrong_pin_that_locks_reports_locked() {
     assert_eq!(error.code, ErrorCode::PinLocked);
 }
 
+// Issue 14: at the final try the host does not spend the last try unless the request says the
+// holder confirmed (`confirmFinalTry`).
+#[test]
+fn sign_in_at_final_try_without_confirmation_is_refused_before_login() {
+    let (card, log) = faulty("pin-final", None);
+    let error = sign_in_error(card.with_pin_state(PinState::FinalTry), "654321");
+    assert_eq!(error.code, ErrorCode::PinFinalTry);
+    assert_eq!(error.code.as_str(), "PIN_FINAL_TRY");
+    assert_eq!(error.extra.get("triesLeft").and_then(|v| v.as_u64()), Some(1));
+    assert!(!log.names().contains(&"login"), "the card is not asked: {:?}", log.names());
+}
+
+#[test]
+fn sign_in_at_final_try_with_confirmation_asks_the_card() {
+    let (card, log) = faulty("pin-final", None);
+    let mut sink = no_progress();
+    let signed_in = Opened::new(
+        Box::new(card.with_pin_state(PinState::FinalTry)),
+        Settings { window_days: 90, new_key_algorithm: KeyAlgorithm::P384 },
+    )
+    .final_try_confirmed(true)
+    .sign_in(Some(&pin(PIN)), &mut sink);
+    assert!(signed_in.is_ok(), "the right passcode signs in at the final try once confirmed");
+    assert!(log.names().contains(&"login"), "{:?}", log.names());
+}
+
 #[test]
 fn sign_in_locked_card_is_refused_before_login() {
     let (card, log) = faulty("pin-locked", None);

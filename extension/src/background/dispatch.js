@@ -11,6 +11,7 @@ import { estResponse } from './actions/estResponse.js';
 import { cardAdminResponse } from './actions/cardAdminResponse.js';
 import { pinSubmit } from './actions/pinSubmit.js';
 import { pinCancel } from './actions/pinCancel.js';
+import { pinReveal } from './actions/pinReveal.js';
 
 /**
  * @param {object} app  { hub, renewal, pinWindow }
@@ -35,6 +36,8 @@ export function dispatch(app, msg, ctx) {
       return pinSubmit(app, msg, ctx);
     case 'pin.cancel':
       return pinCancel(app, msg, ctx);
+    case 'pin.reveal':
+      return pinReveal(app, msg, ctx);
     default:
       return undefined;
   }

@@ -29,8 +29,19 @@
  * timers.
  */
 import '../shared/errors.js';
+import '../shared/view.js';
 
 const { CisError } = globalThis.cisRenew.errors;
+const { cardIdentity } = globalThis.cisRenew.view;
+
+/** Whether the card is on its last passcode try (from the status, or the last answer). */
+function atFinalTry(card, error) {
+  if (error) {
+    if (error.code === 'PIN_FINAL_TRY') return true;
+    if (error.code === 'PIN_INCORRECT') return error.extra.pin === 'finalTry' || error.extra.triesLeft === 1;
+  }
+  return Boolean(card && card.pin === 'finalTry');
+}
 
 export const PHASE = Object.freeze({
   IDLE: 'idle',
@@ -99,7 +110,7 @@ export class Renewal {
       result: null,
       // PIV: the service's answer to the card's witness ({renewal, witness, challenge}).
       admin: null,
-      confirmFinalTry: false,
+      finalTry: atFinalTry(card, null),
     };
     if (card.cardAdmin) this._beginAdmin(this._run);
     else if (this._run.pinPad) this._begin(this._run, undefined);
@@ -107,14 +118,19 @@ export class Renewal {
     return this._run.id;
   }
 
-  /** The passcode window submitted a PIN. Ignored unless a PIN is awaited. */
-  pinSubmitted(pin) {
+  /**
+   * The passcode window submitted a PIN. Ignored unless a PIN is awaited. At the final try it
+   * goes to the host only with the holder's confirmation (`confirmFinalTry`).
+   */
+  pinSubmitted(pin, { confirmFinalTry = false } = {}) {
     const run = this._run;
     if (!run || this.phase !== PHASE.AWAITING_PIN || typeof pin !== 'string') return false;
+    if (run.finalTry && !confirmFinalTry) return false;
     this._clearPinTimer(run);
     this._pin.show({ type: 'pin.checking' });
-    if (run.admin) this._admin(run, pin);
-    else this._begin(run, pin);
+    const confirmed = run.finalTry && confirmFinalTry;
+    if (run.admin) this._admin(run, pin, confirmed);
+    else this._begin(run, pin, confirmed);
     return true;
   }
 
@@ -186,6 +202,7 @@ export class Renewal {
       step: run.step ? { ...run.step } : null,
       pinPad: run.pinPad,
       canCancel: CANCELLABLE.has(this.phase) && !run.cancelRequested,
+      finalTry: run.finalTry,
       cancelling: run.cancelRequested && this.active,
       error: run.error ? run.error.toJSON() : null,
       certificates: run.card.certificates || [],
@@ -198,10 +215,13 @@ export class Renewal {
   _askPin(run, error) {
     this.phase = PHASE.AWAITING_PIN;
     run.step = null;
+    run.finalTry = atFinalTry(run.card, error) || run.finalTry;
+    const { holder, serial } = cardIdentity(run.card);
     const message = {
       type: 'pin.show',
-      card: { label: run.card.token.label || '', serial: run.card.token.serial || '' },
+      card: { label: run.card.token.label || '', serial, holder },
       pinLength: run.card.pinLength || null,
+      finalTry: run.finalTry,
       error: error ? error.toJSON() : null,
     };
     if (run.pinOpen) this._pin.show(message);
@@ -219,12 +239,13 @@ export class Renewal {
     this._changed();
   }
 
-  _begin(run, pin) {
+  _begin(run, pin, confirmFinalTry = false) {
     this.phase = PHASE.BEGINNING;
     run.step = { name: 'login' };
     run.error = null;
     this._changed();
     const params = pin === undefined ? {} : { pin };
+    if (confirmFinalTry) params.confirmFinalTry = true;
     this._host
       .request('renewBegin', params, { onEvent: (ev) => this._progress(run, ev) })
       .then(
@@ -273,13 +294,13 @@ export class Renewal {
     );
   }
 
-  _admin(run, pin) {
+  _admin(run, pin, confirmFinalTry = false) {
     this.phase = PHASE.BEGINNING;
     run.step = { name: 'login' };
     run.error = null;
     this._changed();
     const params = { renewalId: run.renewalId, witness: run.admin.witness, challenge: run.admin.challenge, pin };
-    if (run.confirmFinalTry) params.confirmFinalTry = true;
+    if (confirmFinalTry) params.confirmFinalTry = true;
     this._host.request('renewAdmin', params, { onEvent: (ev) => this._progress(run, ev) }).then(
       (result) => this._adminDone(run, result),
       (err) => {
@@ -291,7 +312,6 @@ export class Renewal {
         }
         // The renewal stays open on the host: ask again, then repeat renewAdmin.
         if (err.code === 'PIN_INCORRECT' || err.code === 'PIN_INVALID' || err.code === 'PIN_FINAL_TRY') {
-          if (err.code === 'PIN_FINAL_TRY') run.confirmFinalTry = true;
           run.error = err;
           this._askPin(run, err);
           return;
@@ -369,7 +389,7 @@ export class Renewal {
       this._finish(run, PHASE.CANCELLED, null);
       return;
     }
-    if (!run.pinPad && (err.code === 'PIN_INCORRECT' || err.code === 'PIN_INVALID')) {
+    if (!run.pinPad && (err.code === 'PIN_INCORRECT' || err.code === 'PIN_INVALID' || err.code === 'PIN_FINAL_TRY')) {
       run.error = err;
       this._askPin(run, err);
       return;

@@ -100,6 +100,8 @@ const SCHEMAS = Object.freeze({
     // Closes the done / failed / cancelled view.
     'renew.dismiss': {},
     'status.refresh': {},
+    // "Show the passcode window" in the busy dialog: bring it to the front.
+    'pin.reveal': {},
     'est.response': {
       requestId: (v) => typeof v === 'string' && ID.test(v),
       ok: oneOf(true, false),
@@ -114,7 +116,8 @@ const SCHEMAS = Object.freeze({
     },
   },
   [PIN_PORT]: {
-    'pin.submit': { pin: nonEmptyStr(LIMITS.pinMax) },
+    // confirmFinalTry: the holder ticked "one more wrong passcode locks the card".
+    'pin.submit': { pin: nonEmptyStr(LIMITS.pinMax), confirmFinalTry: optional(oneOf(true)) },
     'pin.cancel': {},
   },
 });

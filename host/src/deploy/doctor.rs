@@ -130,6 +130,7 @@ pub fn diagnose(inputs: &Inputs) -> Report {
     for &browser in &inputs.browsers {
         checks.push(check_browser(inputs, browser, &config));
     }
+    checks.extend(check_system_config(inputs));
     checks.push(check_module(&config));
     let (readers, managed_reader) = check_readers(&config, &mut checks);
     Report {
@@ -344,6 +345,45 @@ fn check_trust(config: &Config) -> Check {
         }
     }
     check("trust anchors", Status::Ok, format!("{} anchor(s): {}", subjects.len(), subjects.join("; ")))
+}
+
+/// On a system install (a manifest in a system folder), the host must run on IT's config, not
+/// on built-in defaults: a missing system file is a FAIL. `CIS_RENEW_CONFIG` set means another
+/// file is in use (the config check above covers it), so there is nothing to say.
+fn check_system_config(inputs: &Inputs) -> Option<Check> {
+    if std::env::var_os(crate::config::CONFIG_ENV).is_some() {
+        return None;
+    }
+    let system_manifest = inputs.browsers.iter().any(|&browser| {
+        let dirs = super::locations::manifest_dirs(
+            inputs.os,
+            super::locations::Scope::System,
+            browser,
+            Path::new("/"),
+        );
+        dirs.iter().any(|d| {
+            super::install::rooted(inputs.root.as_deref(), &d.join(super::locations::manifest_file_name()))
+                .is_file()
+        })
+    });
+    if !system_manifest {
+        return None;
+    }
+    let path = crate::config::system_config_path();
+    let shown = path.display().to_string();
+    if super::install::rooted(inputs.root.as_deref(), &path).is_file() {
+        return Some(check("system config", Status::Ok, format!("{shown} is present")));
+    }
+    let fix = if inputs.os == Os::Windows {
+        format!("deploy host.json to {shown} (MSI properties or group policy, docs/deployment.md)")
+    } else {
+        format!("sudo install -o root -g root -m 0644 host.json {shown}")
+    };
+    Some(check(
+        "system config",
+        Status::Fail,
+        format!("no {shown} on a system install: the host runs on built-in defaults. Fix: {fix}."),
+    ))
 }
 
 fn check_module(config: &Config) -> Check {

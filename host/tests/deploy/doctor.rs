@@ -308,3 +308,50 @@ fn doctor_only_checks_the_browsers_asked_for() {
         .expect("ff");
     assert_eq!(firefox["status"], "ok", "{firefox}");
 }
+
+/// A system install (manifests in the system folders) without IT's config file is a FAIL that
+/// says how to put one there; with the file it is OK; without system manifests it is not asked.
+#[test]
+fn doctor_system_install_without_system_config_fails_with_its_fix() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = dir.path().join("root");
+    let root_arg = root.to_str().expect("utf-8");
+    let (code, _, err) = run(&mut host(dir.path(), &["install", "--root", root_arg]));
+    assert_eq!(code, 0, "{err}");
+    let doctor = || {
+        let mut cmd = host(dir.path(), &["doctor", "--json", "--root", root_arg]);
+        cmd.env_remove("CIS_RENEW_CONFIG");
+        let (_, out, err) = run(&mut cmd);
+        let report: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+        report["checks"].as_array().expect("checks").iter().find(|c| c["check"] == "system config").cloned()
+    };
+    let found = doctor().expect("a system install is asked about its config");
+    assert_eq!(found["status"], "fail", "{found}");
+    let text = found["detail"].as_str().expect("detail");
+    assert!(text.contains("no /etc/cis-renew/host.json on a system install"), "{text}");
+    assert!(
+        text.ends_with("Fix: sudo install -o root -g root -m 0644 host.json /etc/cis-renew/host.json."),
+        "{text}"
+    );
+
+    std::fs::create_dir_all(root.join("etc/cis-renew")).expect("mkdir");
+    std::fs::write(root.join("etc/cis-renew/host.json"), "{}").expect("config");
+    assert_eq!(doctor().expect("asked")["status"], "ok");
+
+    // `install --system` made the config folder and the manifest folders root's, mode 0755.
+    use std::os::unix::fs::MetadataExt;
+    for d in
+        ["etc/cis-renew", "etc/opt/chrome/native-messaging-hosts", "usr/lib/mozilla/native-messaging-hosts"]
+    {
+        let meta = std::fs::metadata(root.join(d)).expect(d);
+        assert_eq!((meta.uid(), meta.mode() & 0o7777), (0, 0o755), "{d}");
+    }
+
+    // No manifest in a system folder: not a system install, so not asked.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).expect("mkdir");
+    let mut cmd = host(dir.path(), &["doctor", "--json", "--root", empty.to_str().expect("utf-8")]);
+    cmd.env_remove("CIS_RENEW_CONFIG");
+    let (_, out, _) = run(&mut cmd);
+    assert!(out.contains("\"checks\"") && !out.contains("\"system config\""), "{out}");
+}

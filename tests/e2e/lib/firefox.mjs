@@ -7,12 +7,12 @@ import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync } from 'node:
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { ROOT, HOST_BIN } from './bed.mjs';
+import { ROOT, HOST_BIN, IDENTITY } from './bed.mjs';
 import { ShotFiles } from './shots.mjs';
 
 export const FIREFOX_BIN = process.env.CIS_FIREFOX_BIN ?? '/usr/bin/firefox-esr';
 export const EXTENSION_DIR = path.join(ROOT, 'extension');
-export const GECKO_ID = 'cis-renew@extension';
+export const GECKO_ID = IDENTITY.firefoxId;
 export const HOST_NAME = 'uk.nhs.cis_renew';
 /** Debian's firefox-esr reads enterprise policies from its distribution directory. */
 export const POLICY_FILE = '/usr/lib/firefox-esr/distribution/policies.json';

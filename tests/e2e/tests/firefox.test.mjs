@@ -38,7 +38,8 @@ function menuItem(page) {
       text: el.textContent.trim(),
       role: el.getAttribute('role'),
       disabled: el.getAttribute('aria-disabled') === 'true',
-      title: el.getAttribute('title'),
+      // The reason is the tooltip the item is described by (no title attribute).
+      title: el.hasAttribute('title') ? 'TITLE:' + el.getAttribute('title') : document.getElementById(el.getAttribute('aria-describedby') ?? '')?.textContent ?? null,
     };
   }, [RENEW_ITEM]);
 }
@@ -50,7 +51,8 @@ async function waitForMenuItem(page, { enabled, reason = /./, timeout = 20000 })
       const el = document.querySelector(s);
       if (!el) return false;
       const disabled = el.getAttribute('aria-disabled') === 'true';
-      return want ? !disabled : disabled && new RegExp(pattern, 'i').test(el.getAttribute('title') ?? '');
+      const tip = document.getElementById(el.getAttribute('aria-describedby') ?? '');
+      return want ? !disabled : disabled && new RegExp(pattern, 'i').test(tip?.textContent ?? '');
     }, [RENEW_ITEM, enabled, reason.source], {
       timeout, what: `Renew Certificate ${enabled ? 'enabled' : `disabled with a reason like ${reason}`}`,
     });
@@ -190,7 +192,9 @@ test('firefox: the whole renewal, after a wrong passcode, renews both certificat
       const expiry = new Date(old.notAfter);
       assert.ok(confirmation.includes(String(expiry.getUTCFullYear())), `confirmation lists the expiry: ${confirmation}`);
     }
-    assert.equal(await dialog.focusedAction(), 'continue', 'focus lands on Continue');
+    assert.equal(await dialog.focusedAction(), null, 'focus starts on the heading, not on Continue (issue 13)');
+    // Continue accepts nothing until the confirmation has been shown for half a second.
+    await dialog.waitFor('button[data-action="continue"]:not([aria-disabled])');
     await shots.take(page, 'confirmation', { fullPage: false });
     await dialog.click('button[data-action="continue"]');
 
@@ -198,7 +202,8 @@ test('firefox: the whole renewal, after a wrong passcode, renews both certificat
     const pinWindow = await firefox.waitForPage(/^moz-extension:\/\/[^/]+\/src\/ui\/pin\.html$/);
     await pinWindow.waitFor(() => {
       const input = document.querySelector('#pin');
-      return input && !input.disabled && document.activeElement === input && input.type === 'password';
+      const ready = document.querySelector('#form[data-ready]'); // keys are ignored for a moment first
+      return ready && input && !input.disabled && document.activeElement === input && input.type === 'password';
     }, [], { what: 'the passcode field, focused' });
     assert.equal(await page.call(() => document.querySelectorAll('input[type=password]').length), 0,
       'no passcode input in the dashboard');
@@ -212,7 +217,8 @@ test('firefox: the whole renewal, after a wrong passcode, renews both certificat
     const wrong = await pinWindow.waitFor(() => {
       const error = document.querySelector('#error');
       const input = document.querySelector('#pin');
-      return error && !error.hidden && input && !input.disabled && input.value === '' ? error.textContent : false;
+      const ready = document.querySelector('#form[data-ready]');
+      return ready && error && !error.hidden && input && !input.disabled && input.value === '' ? error.textContent : false;
     }, [], { what: 'the wrong-passcode message and an empty, enabled field', timeout: 20000 });
     assert.match(String(wrong), /Wrong passcode.*tries/);
     await shots.take(pinWindow, 'wrong-passcode');

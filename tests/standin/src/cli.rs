@@ -15,7 +15,7 @@ cis-standin: stand-in CIS dashboard with an EST certificate authority
 
 USAGE:
   cis-standin [serve] [--data DIR] [--port N] [--window-days N] [--validity-days N]
-                      [--admin-token TOKEN] [--tls]
+                      [--admin-token TOKEN] [--tls] [--service-menu KIND]
   cis-standin provision --data DIR --softhsm-conf FILE --label LABEL --user USER
                       [--pin PIN] [--so-pin PIN] [--auth-days N] [--sign-days N]
   cis-standin register-card --data DIR --user USER [--serial S] [--label LABEL]
@@ -25,6 +25,8 @@ USAGE:
 serve          Serve the dashboard on 127.0.0.1 and print one JSON ready line on stdout.
                --data defaults to ./standin-data; --port 0 (default) picks a free port.
                Renewal window 90 days and validity 730 days by default.
+               --service-menu draws Manage Smartcard's Select Service as menu (default),
+               overlay (created on open), select (native select + Go) or icon (icon button).
 provision      Make a SoftHSM token for a seeded user (through the test bed's
                `cis-testbed provision`) with two P-384 key pairs and certificates from
                this stand-in's CA, register it, and print the card as JSON.
@@ -96,6 +98,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             Long("port") => port = num(&mut p, "--port")?,
             Long("window-days") => policy.window_days = num(&mut p, "--window-days")?,
             Long("validity-days") => policy.validity_days = num(&mut p, "--validity-days")?,
+            Long("service-menu") => policy.service_menu = text(&mut p)?.parse()?,
             Long("admin-token") => admin_token = Some(text(&mut p)?),
             Long("tls") => tls = true,
             Long("softhsm-conf") => softhsm_conf = Some(PathBuf::from(p.value().map_err(|e| e.to_string())?)),
@@ -175,6 +178,17 @@ mod tests {
             Ok(Command::Provision(o)) => assert_eq!((o.auth_days, o.sign_days), (-1, 45)),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn parse_service_menu_kinds() {
+        use crate::web::pages::service_menu::ServiceMenu;
+        match parse(args("serve --service-menu overlay")) {
+            Ok(Command::Serve(o)) => assert_eq!(o.policy.service_menu, ServiceMenu::Overlay),
+            other => panic!("{other:?}"),
+        }
+        let e = parse(args("serve --service-menu dropdown"));
+        assert!(matches!(e, Err(m) if m.contains("menu, overlay, select, icon")));
     }
 
     #[test]
