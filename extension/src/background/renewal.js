@@ -94,7 +94,7 @@ export class Renewal {
     const card = status && status.card;
     if (!card) throw new CisError('NO_CARD', 'no card in the managed reader');
     if (!card.token || card.token.serial !== serial) throw new CisError('CARD_REMOVED', 'the card changed');
-    if (!card.renewable) throw new CisError('NOT_RENEWABLE', 'not renewable', { reason: card.reason });
+    if (!card.renewable && !card.interrupted) throw new CisError('NOT_RENEWABLE', 'not renewable', { reason: card.reason });
     this.owner = owner;
     this._run = {
       id: ++this._seq,
