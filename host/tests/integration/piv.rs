@@ -234,6 +234,22 @@ fn assert_card_works(bed: &PivBed, card: &Value) {
     }
 }
 
+/// Another PC/SC program's PUT DATA (of a retired-key certificate object, never one the host
+/// uses) without management-key authentication: its status word, which must be 6982.
+fn put_data_unauthenticated(bed: &PivBed) -> String {
+    let output = std::process::Command::new("opensc-tool")
+        .env("PCSCLITE_CSOCK_NAME", bed.pcscd.socket())
+        .args(["-r", "Virtual PCD 00 01", "-s", "00 A4 04 00 09 A0 00 00 03 08 00 00 10 00"])
+        .args(["-s", "00 DB 3F FF 09 5C 03 5F C1 0D 53 02 FE 00"])
+        .output()
+        .expect("opensc-tool");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text.lines().filter(|l| l.contains("SW1=")).next_back().unwrap_or("").to_owned();
+    let hex =
+        |name: &str| line.split(&format!("{name}=0x")).nth(1).map(|v| v[..2].to_string()).unwrap_or_default();
+    format!("{}{}", hex("SW1"), hex("SW2"))
+}
+
 fn serials(card: &Value) -> Vec<String> {
     card["certificates"]
         .as_array()
@@ -287,6 +303,7 @@ fn piv_renewal_replaces_both_pairs_and_independent_tools_agree() {
     let log = bed.env.log_text();
     assert!(!log.contains(PIN), "the passcode must not reach the log");
     drop(host);
+    assert_eq!(put_data_unauthenticated(&bed), "6982", "the renewal's admin rights end with it");
     assert_card_works(&bed, after);
 }
 
@@ -451,6 +468,8 @@ fn piv_renewal_host_gone_at_every_message_is_finished_by_the_next_renewal() {
         if step == "login" || step == "generateKey:1" {
             assert_eq!(serials(&mid), serials(&before), "{step}: nothing changed on the card");
         }
+        // The service's admin rights died with the host: another program cannot use them.
+        assert_eq!(put_data_unauthenticated(&bed), "6982", "{step}: admin rights outlived the host");
         let finished = renew(&bed, &mut host, 10);
         assert_eq!(finished["ok"], true, "{step}: {finished}");
         assert!(finished["result"]["card"].get("interrupted").is_none(), "{step}: {finished}");
