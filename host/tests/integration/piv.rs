@@ -244,7 +244,7 @@ fn put_data_unauthenticated(bed: &PivBed) -> String {
         .output()
         .expect("opensc-tool");
     let text = String::from_utf8_lossy(&output.stdout);
-    let line = text.lines().filter(|l| l.contains("SW1=")).next_back().unwrap_or("").to_owned();
+    let line = text.lines().rfind(|l| l.contains("SW1=")).unwrap_or("").to_owned();
     let hex =
         |name: &str| line.split(&format!("{name}=0x")).nth(1).map(|v| v[..2].to_string()).unwrap_or_default();
     format!("{}{}", hex("SW1"), hex("SW2"))
