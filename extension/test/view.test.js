@@ -40,6 +40,8 @@ test('menuState_reasons', () => {
     { name: 'not due no date', state: { host: connected, status: card({ renewable: false, reason: 'NOT_DUE' }) }, want: /Not due yet/ },
     { name: 'expired', state: { host: connected, status: card({ renewable: false, reason: 'EXPIRED' }) }, want: /Registration Authority \(RA\) in person/ },
     { name: 'locked', state: { host: connected, status: card({ renewable: false, reason: 'PIN_LOCKED' }) }, want: /unlock it first/ },
+    { name: 'interrupted but locked', state: { host: connected, status: card({ renewable: false, reason: 'PIN_LOCKED', interrupted: true }) }, want: /unlock it first/ },
+    { name: 'interrupted, not due: offered to finish', state: { host: connected, status: card({ renewable: false, reason: 'NOT_DUE', interrupted: true, remaining: ['signing'] }) }, want: null },
     { name: 'unknown reason', state: { host: connected, status: card({ renewable: false, reason: 'SOMETHING_NEW' }) }, want: 'This card can’t be renewed here.' },
     { name: 'renewing here', state: { host: connected, status: dueStatus(), renewal: { phase: 'requesting' } }, want: 'A renewal is in progress.' },
     { name: 'finished renewal does not block', state: { host: connected, status: dueStatus(), renewal: { phase: 'done' } }, want: null },

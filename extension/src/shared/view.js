@@ -158,6 +158,9 @@
     if (typeof selected === 'string' && card.token && !sameSerial(card.token.serial, selected)) {
       return { enabled: false, reason: msg('reasonOtherCard', selected, card.token.serial) };
     }
+    // An interrupted renewal is finished by the next one, due or not (the host's status says
+    // what remains): offer it.
+    if (card.interrupted && card.reason !== 'PIN_LOCKED') return { enabled: true, reason: null, finish: true };
     if (!card.renewable) return { enabled: false, reason: reasonMessage(card.reason, card, fmt) };
     return { enabled: true, reason: null };
   }

@@ -229,7 +229,7 @@ fn adml_defines_every_string_and_presentation_the_admx_uses() {
         }
     }
     let policies = admx_doc.descendants().filter(|n| n.has_tag_name("policy")).count();
-    assert_eq!(policies, 10, "2 extension settings x 2 browsers, 6 host settings");
+    assert_eq!(policies, 12, "3 extension settings x 2 browsers, 6 host settings");
     assert!(used >= policies * 3, "every policy uses a name, an explanation and a presentation ({used})");
     // One presentation per setting: the extension's that it acts on, and the host's six.
     assert_eq!(presentations.len(), schema_settings().len() - HOST_DECIDES.len() + 6);

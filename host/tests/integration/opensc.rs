@@ -41,10 +41,9 @@ impl OpenscBed {
         env.set("OPENSC_CONF", pcscd.opensc_conf().to_string_lossy().as_ref());
         env.write_config(&json!({
             "pkcs11Module": OPENSC_MODULE,
+            "trustAnchors": [ca.cert_pem_path()],
             "logFile": env.log_path(),
             "logLevel": "debug",
-            // Fail closed (issue 13): without anchors renewBegin answers TRUST_NOT_CONFIGURED.
-            "trustAnchors": [ca.cert_pem_path()],
         }));
         let mut bed = OpenscBed { pcscd, ca, card, env, old, _dir: dir };
         bed.insert(&Faults::default());

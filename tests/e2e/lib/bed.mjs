@@ -115,6 +115,19 @@ export class Standin {
     return JSON.parse(out.toString());
   }
 
+  /**
+   * Makes a PIV test card for `user` in `cardDir` (cis-testbed piv provision through the
+   * stand-in: management key derived from its master secret, certificates from its CA) and
+   * registers it as their card.
+   */
+  provisionPiv({ cardDir, user = 'alice', authDays = 45, signDays = 45, pin = USER_PIN, mgmtAlg = 'aes256' }) {
+    const out = execFileSync(binary('cis-standin'), [
+      'provision', '--data', this.dataDir, '--piv-card', cardDir, '--user', user, '--pin', pin,
+      '--mgmt-alg', mgmtAlg, '--auth-days', String(authDays), '--sign-days', String(signDays),
+    ], { env: { ...process.env, CIS_TESTBED_BIN: binary('cis-testbed') } });
+    return JSON.parse(out.toString());
+  }
+
   stop() { return this.proc.stop(); }
 }
 
@@ -139,6 +152,14 @@ export class Bed {
     this.slotMap[READERS[reader]] = { tokenLabel: label };
     this.writeHostConfig();
     if (insert) await this.readers.insert(reader);
+    return card;
+  }
+
+  /** Provisions a PIV card for `user` (see Standin.provisionPiv) and inserts it into `reader`. */
+  async pivCard({ reader = MANAGED_READER, user = 'alice', authDays = 45, signDays = 45, pin = USER_PIN, mgmtAlg } = {}) {
+    const cardDir = path.join(this.dir, `piv-${reader}`);
+    const card = this.standin.provisionPiv({ cardDir, user, authDays, signDays, pin, mgmtAlg });
+    await this.readers.command(`insert ${reader} --card ${cardDir}`);
     return card;
   }
 
