@@ -4,7 +4,8 @@
 # - status with a card in the managed reader, and with no pcscd; peak RSS of each; binary size;
 # - a whole renewal on SoftHSM vs the raw PKCS#11 calls it needs (tokens on /dev/shm, then on
 #   disk where SoftHSM fsyncs every object);
-# - frame encode/decode throughput for 1 KiB and 1 MiB messages.
+# - frame encode/decode throughput for 1 KiB and 1 MiB messages;
+# - on OpenSC with the virtual SmartCard-HSM: APDUs and PKCS#11 calls per status and renewal.
 # Usage: bash bench/run.sh [runs]   (default 20; medians). Needs root (the test bed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,12 @@ echo "bench: renewal, tokens on /dev/shm" >&2
 cargo bench -q --locked -p cis-renew-host --bench renewal -- "$RUNS" 2>/dev/null | grep '^ROW' >> "$ROWS"
 echo "bench: renewal, tokens on disk" >&2
 BENCH_TOKENS_ON_DISK=1 cargo bench -q --locked -p cis-renew-host --bench renewal -- "$RUNS" 2>/dev/null | grep '^ROW' >> "$ROWS"
+# Counted, not timed (the same on any machine): APDUs and PKCS#11 calls on OpenSC with the
+# virtual SmartCard-HSM, beside the fewest its command set allows; and a renewal's wall time
+# minus the time in the card, with a 2 s key generation.
+echo "bench: OpenSC + SmartCard-HSM, counted" >&2
+cargo test -q --locked -p cis-renew-host --test integration opensc::counted -- --nocapture 2>/dev/null \
+  | grep '^ROW' >> "$ROWS"
 
 . scripts/lib/bed.sh
 FLOOR=$(mktemp -d)/floor
