@@ -489,3 +489,34 @@ fn counted_apdus_and_pkcs11_calls_per_status_and_renewal() {
         wall_ms - renewal_card_ms
     );
 }
+
+#[test]
+fn doctor_on_this_stack_names_opensc_the_card_and_the_managed_slot() {
+    let bed = OpenscBed::due(KeyAlg::P384);
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cis-renew-host"));
+    cmd.args(["doctor", "--json"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", bed.env.path())
+        .env("CIS_RENEW_CONFIG", bed.env.config_path());
+    for (key, value) in &bed.env.vars {
+        cmd.env(key, value);
+    }
+    let out = cmd.output().expect("doctor");
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("doctor JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+    let find = |name: &str| {
+        report["checks"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["check"] == name).cloned())
+            .unwrap_or_else(|| panic!("no {name} check: {report:#}"))
+    };
+    let module = find("pkcs11 module");
+    assert_eq!(module["status"], "ok", "{module}");
+    assert!(module["detail"].as_str().is_some_and(|d| d.contains("OpenSC")), "{module}");
+    let card = find("managed card");
+    assert_eq!(card["status"], "ok", "{card}");
+    let detail = card["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("Virtual PCD 00 01") && detail.contains("www.CardContact.de"), "{card}");
+    assert!(detail.contains("cis-renew test card"), "{card}");
+}
