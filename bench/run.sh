@@ -6,6 +6,8 @@
 #   disk where SoftHSM fsyncs every object);
 # - frame encode/decode throughput for 1 KiB and 1 MiB messages;
 # - on OpenSC with the virtual SmartCard-HSM: APDUs and PKCS#11 calls per status and renewal.
+# - a PIV card's status and renewal: APDUs against the fewest SP 800-73-4 allows, and the
+#   host's wall time minus the card's own time.
 # Usage: bash bench/run.sh [runs]   (default 20; medians). Needs root (the test bed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +32,9 @@ BENCH_TOKENS_ON_DISK=1 cargo bench -q --locked -p cis-renew-host --bench renewal
 echo "bench: OpenSC + SmartCard-HSM, counted" >&2
 cargo test -q --locked -p cis-renew-host --test integration opensc::counted -- --nocapture 2>/dev/null \
   | grep '^ROW' >> "$ROWS"
+echo "bench: PIV card (APDUs against the SP 800-73-4 floor, host time minus card time)" >&2
+cargo build -q --locked --manifest-path tests/testbed/piv-card/Cargo.toml --target-dir target/piv-card
+cargo bench -q --locked -p cis-renew-host --bench piv -- "$RUNS" 2>/dev/null | grep '^ROW' >> "$ROWS"
 
 . scripts/lib/bed.sh
 FLOOR=$(mktemp -d)/floor

@@ -1,4 +1,4 @@
-//! `renewBegin` `{"pin"}`: signs in to the card in the managed reader, finishes or undoes any
+//! `renewBegin` `{"pin", "confirmFinalTry"}`: signs in to the card in the managed reader, finishes or undoes any
 //! interrupted renewal, makes one new P-384 key pair per role on the card and returns one
 //! signed request per role: `{"renewalId", "requests": [{"role", "subject", "csr"}]}`.
 //!
@@ -26,6 +26,16 @@ use zeroize::Zeroizing;
 /// Longest passcode accepted in a request (before the token's own limit is checked).
 const MAX_PIN_BYTES: usize = 256;
 
+/// Takes `confirmFinalTry` out of `params` (false when absent): the holder accepted that a
+/// wrong passcode at the final try locks the card.
+pub fn take_confirm_final_try(params: &mut Map<String, Value>) -> Result<bool, HostError> {
+    match params.remove("confirmFinalTry") {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(confirmed)) => Ok(confirmed),
+        Some(_) => Err(HostError::bad_request("The parameter 'confirmFinalTry' must be true or false.")),
+    }
+}
+
 /// Takes the PIN out of `params` (so no copy stays in the request) and checks the rest.
 pub fn take_pin(params: &mut Map<String, Value>) -> Result<Option<AuthPin>, HostError> {
     let pin = match params.remove("pin") {
@@ -48,8 +58,14 @@ pub fn take_pin(params: &mut Map<String, Value>) -> Result<Option<AuthPin>, Host
 pub fn begin(
     services: &Services,
     pin: Option<AuthPin>,
+    confirm_final_try: bool,
     progress: ProgressSink<'_>,
 ) -> Result<Requested, HostError> {
+    // Fail closed: without anchors no answer could be accepted, so do not spend the passcode
+    // or make keys on the card.
+    if services.config.trust_anchors.is_empty() {
+        return Err(crate::certs::renewed::not_configured());
+    }
     let readers = Readers::connect()?.list()?;
     let card = match managed_card(services, &readers)? {
         Ok(card) => card,
@@ -84,7 +100,9 @@ pub fn begin(
     let session = CryptokiCard::open(module, slot, Some(Box::new(presence)))?.with_lock(lock);
     let settings =
         Settings { window_days: services.config.renewal_window_days, new_key_algorithm: KeyAlgorithm::P384 };
-    let signed_in = Opened::new(Box::new(session), settings).sign_in(pin.as_ref(), progress)?;
+    let signed_in = Opened::new(Box::new(session), settings)
+        .final_try_confirmed(confirm_final_try)
+        .sign_in(pin.as_ref(), progress)?;
     drop(pin);
     let ready = signed_in.prepare(OffsetDateTime::now_utc())?;
     let keys = ready.generate_keys(progress)?;
@@ -92,7 +110,7 @@ pub fn begin(
 }
 
 /// The refusal for a card the rule says no to.
-fn not_renewable(reason: NotRenewableReason) -> HostError {
+pub(crate) fn not_renewable(reason: NotRenewableReason) -> HostError {
     match reason {
         NotRenewableReason::PinLocked => {
             HostError::new(ErrorCode::PinLocked, "The passcode is locked. Unlock the card first, then renew.")
@@ -135,6 +153,15 @@ mod tests {
             let mut params = bad.as_object().expect("object").clone();
             assert_eq!(take_pin(&mut params).expect_err("bad").code, ErrorCode::BadRequest, "{bad}");
         }
+        let mut confirm = json!({"pin": "1", "confirmFinalTry": true}).as_object().expect("object").clone();
+        assert!(take_confirm_final_try(&mut confirm).expect("bool"));
+        assert!(
+            take_pin(&mut confirm).is_ok(),
+            "confirmFinalTry is taken out before the exact-members check"
+        );
+        assert!(!take_confirm_final_try(&mut Map::new()).expect("absent"));
+        let mut wrong = json!({"confirmFinalTry": "yes"}).as_object().expect("object").clone();
+        assert_eq!(take_confirm_final_try(&mut wrong).expect_err("string").code, ErrorCode::BadRequest);
         let mut long = Map::new();
         long.insert("pin".into(), json!("1".repeat(MAX_PIN_BYTES + 1)));
         assert_eq!(take_pin(&mut long).expect_err("long").code, ErrorCode::PinInvalid);

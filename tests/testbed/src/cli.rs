@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use cis_renew_testbed::piv;
 use cis_renew_testbed::probe::{self, WaitFor};
 use cis_renew_testbed::readers::TIMEOUT_EXIT;
 use cis_renew_testbed::schsm;
@@ -57,6 +58,11 @@ enum Cmd {
         /// User PIN.
         #[arg(long)]
         pin: String,
+    },
+    /// PIV test cards (`cis-piv-card`, kept in a directory).
+    Piv {
+        #[command(subcommand)]
+        command: PivCmd,
     },
     /// The virtual SmartCard-HSM (driven by OpenSC's sc-hsm driver over APDUs).
     Schsm {
@@ -126,6 +132,74 @@ struct ProvisionArgs {
     /// Print the result as JSON (otherwise a summary).
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Subcommand)]
+enum PivCmd {
+    /// Make a PIV card in a new directory: CHUID with a GUID, keys generated on the card and
+    /// certificates from the CA in 9A (authentication) and 9C (signing), PIN, PUK and
+    /// management key set.
+    Provision(PivProvisionArgs),
+    /// Check a PIV card in a reader with yubico-piv-tool, OpenSC's PIV driver and openssl;
+    /// print the report as JSON (exit 1 unless everything works).
+    Check {
+        /// pcscd socket (PCSCLITE_CSOCK_NAME).
+        #[arg(long)]
+        socket: PathBuf,
+        /// Reader number (0-based).
+        #[arg(long, default_value_t = 1)]
+        reader: usize,
+        /// PIN.
+        #[arg(long, default_value = piv::DEFAULT_PIN)]
+        pin: String,
+    },
+}
+
+#[derive(clap::Args)]
+struct PivProvisionArgs {
+    /// The card directory to create (must not hold a card yet).
+    #[arg(long)]
+    card: PathBuf,
+    /// CA directory (from `ca init`).
+    #[arg(long)]
+    ca: PathBuf,
+    /// Management key, hex (default: the factory 3DES key 0102...08 three times).
+    #[arg(long)]
+    mgmt_key: Option<String>,
+    /// Management-key algorithm (the PIV test card takes 3des and aes256).
+    #[arg(long, default_value = "3des")]
+    mgmt_alg: String,
+    /// PIN, 6-8 characters.
+    #[arg(long, default_value = piv::DEFAULT_PIN)]
+    pin: String,
+    /// PUK, 6-8 characters.
+    #[arg(long, default_value = piv::DEFAULT_PUK)]
+    puk: String,
+    /// Certificate subject, RFC 4514.
+    #[arg(long, default_value = token::DEFAULT_SUBJECT)]
+    subject: String,
+    /// Days until the authentication certificate's notAfter (negative: expired).
+    #[arg(long, allow_negative_numbers = true, default_value_t = 400)]
+    auth_days: i64,
+    /// Days until the signing certificate's notAfter (negative: expired).
+    #[arg(long, allow_negative_numbers = true, default_value_t = 400)]
+    sign_days: i64,
+    /// Key algorithm of both pairs.
+    #[arg(long, value_enum, default_value_t = PivAlgArg::P384)]
+    alg: PivAlgArg,
+    /// The CHUID's GUID, 32 hex digits (default: random).
+    #[arg(long)]
+    guid: Option<String>,
+    /// Print the result as JSON (otherwise a summary).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum PivAlgArg {
+    P384,
+    P256,
+    Rsa2048,
 }
 
 #[derive(Subcommand)]
@@ -261,6 +335,7 @@ pub fn main() -> i32 {
             SoftHsm::at(&dir).map(|h| println!("{}", h.conf().display()))
         }
         Cmd::Provision(args) => provision(args),
+        Cmd::Piv { command } => return piv_cmd(command),
         Cmd::Schsm { command } => schsm_cmd(command),
         Cmd::Inspect { softhsm_conf, label, pin } => {
             set_softhsm_conf(&softhsm_conf);
@@ -359,6 +434,74 @@ fn provision(args: ProvisionArgs) -> Result<(), Error> {
     Ok(())
 }
 
+fn piv_cmd(command: PivCmd) -> i32 {
+    let result = match command {
+        PivCmd::Provision(a) => piv_provision(a),
+        PivCmd::Check { socket, reader, pin } => piv::check::run(&socket, reader, &pin).map(|report| {
+            print_json(&report);
+            report.ok()
+        }),
+    };
+    match result {
+        Ok(true) => 0,
+        Ok(false) => 1,
+        Err(e) => {
+            eprintln!("cis-testbed: {e}");
+            1
+        }
+    }
+}
+
+fn piv_provision(a: PivProvisionArgs) -> Result<bool, Error> {
+    let ca = TestCa::load(&a.ca)?;
+    let mgmt_alg: piv::MgmtAlg = a.mgmt_alg.parse()?;
+    let mgmt_key = match (a.mgmt_key, mgmt_alg) {
+        (Some(key), _) => cis_renew_testbed::util::unhex(&key)?,
+        (None, piv::MgmtAlg::Tdes) => piv::DEFAULT_MGMT_KEY.to_vec(),
+        (None, alg) => return Err(Error::Invalid(format!("--mgmt-alg {alg} needs --mgmt-key HEX"))),
+    };
+    let guid = match a.guid {
+        Some(g) => Some(
+            cis_renew_testbed::util::unhex(&g)?
+                .try_into()
+                .map_err(|_| Error::Invalid("--guid takes 32 hex digits".into()))?,
+        ),
+        None => None,
+    };
+    let spec = piv::PivSpec {
+        pin: a.pin,
+        puk: a.puk,
+        mgmt_alg,
+        mgmt_key,
+        subject: a.subject,
+        certs: vec![
+            CertSpec::expiring_in_days(Role::Authentication, a.auth_days),
+            CertSpec::expiring_in_days(Role::Signing, a.sign_days),
+        ],
+        alg: match a.alg {
+            PivAlgArg::P384 => piv::KeyAlg::P384,
+            PivAlgArg::P256 => piv::KeyAlg::P256,
+            PivAlgArg::Rsa2048 => piv::KeyAlg::Rsa2048,
+        },
+        guid,
+    };
+    let card = piv::provision(&a.card, &ca, &spec)?;
+    if a.json {
+        print_json(&card);
+    } else {
+        println!(
+            "PIV card {} (cardId {}, management key {})",
+            card.card_dir.display(),
+            card.card_id,
+            card.mgmt_alg
+        );
+        for c in &card.certs {
+            println!("  {}: {:?} subject {}", c.slot, c.role, c.info.subject);
+        }
+    }
+    Ok(true)
+}
+
 fn schsm_cmd(command: SchsmCmd) -> Result<(), Error> {
     match command {
         SchsmCmd::Provision(a) => {
@@ -406,7 +549,7 @@ fn schsm_cmd(command: SchsmCmd) -> Result<(), Error> {
     }
 }
 
-/// `insert N [--card FILE [--keygen-delay-ms MS] [--tear-after N] [--tear-before N]
+/// `insert N [--card DIR]` (a PIV card) or `insert N [--card FILE [--keygen-delay-ms MS] [--tear-after N] [--tear-before N]
 /// [--fail-apdu N:SW] [--memory-full]]`: a vicc card, or the SmartCard-HSM kept in FILE.
 fn insert(pcscd: &mut Pcscd, words: &[&str]) -> Result<(), Error> {
     let reader = words
@@ -443,6 +586,13 @@ fn insert(pcscd: &mut Pcscd, words: &[&str]) -> Result<(), Error> {
         }
     }
     match card {
+        // A directory is a PIV card (see `piv provision`); a file is a SmartCard-HSM.
+        Some(dir) if dir.is_dir() => {
+            if faults != schsm::Faults::default() {
+                return Err(Error::Invalid("fault options are for SmartCard-HSM card files".into()));
+            }
+            pcscd.insert_piv_card(reader, &dir)
+        }
         Some(card) => pcscd.insert_schsm(reader, &card, &faults),
         None if faults == schsm::Faults::default() => pcscd.insert_card(reader),
         None => Err(Error::Invalid("fault options need --card FILE".into())),

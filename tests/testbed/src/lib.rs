@@ -4,6 +4,7 @@
 //! - [`SoftHsm`], [`provision`], [`inspect`]: a SoftHSM token per test, provisioned like a
 //!   smartcard with an authentication and a signing key pair and certificates.
 //! - [`TestCa`]: a P-384 software CA that issues those certificates.
+//! - [`piv`]: the PIV test card (`cis-piv-card`): provisioning, insertion, independent checks.
 //! - [`schsm`]: a virtual SmartCard-HSM that OpenSC drives over APDUs in a vpcd reader.
 //!
 //! Parts that need process-global state (libpcsclite's socket name, SoftHSM's config) run in a
@@ -13,6 +14,7 @@
 
 pub mod ca;
 pub mod error;
+pub mod piv;
 pub mod probe;
 pub mod readers;
 pub mod schsm;

@@ -280,6 +280,45 @@ impl Pcscd {
         Ok(())
     }
 
+    /// Inserts the PIV test card kept in `dir` (from [`crate::piv::provision()`]) into `reader`:
+    /// starts `cis-piv-card` in pcscd's network namespace and waits until PC/SC reports the
+    /// card present. Its log is `piv-N.log`.
+    pub fn insert_piv_card(&mut self, reader: usize, dir: &Path) -> Result<()> {
+        check_reader(reader)?;
+        if self.cards[reader].is_some() {
+            return Err(Error::Invalid(format!("reader {reader} already has a card")));
+        }
+        if !crate::piv::is_card_dir(dir) {
+            return Err(Error::Invalid(format!(
+                "{} is not a PIV card directory (no {}; make one with `cis-testbed piv provision`)",
+                dir.display(),
+                crate::piv::MARKER
+            )));
+        }
+        let bin = crate::piv::card_bin()?;
+        let log_name = format!("piv-{reader}.log");
+        let log = create_log(&self.dir().join(&log_name))?;
+        let port = VPCD_BASE_PORT + reader as u16;
+        let mut cmd = Command::new("nsenter");
+        cmd.arg(format!("--net=/proc/{}/ns/net", self.pid()))
+            .arg(bin)
+            .arg("--state")
+            .arg(dir)
+            .arg("--port")
+            .arg(port.to_string())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| Error::io("card log", e))?)
+            .stderr(log);
+        let child = cmd.spawn().map_err(|e| Error::io(format!("starting `{}`", show(&cmd)), e))?;
+        self.cards[reader] = Some(child);
+        let result = self.wait_for(&format!("--present={reader}"), CARD_TIMEOUT, Some(reader));
+        if let Err(e) = result {
+            self.kill_card(reader);
+            return Err(self.explain(e, &log_name, &format!("a PIV card in reader {reader}")));
+        }
+        Ok(())
+    }
+
     /// Removes the card from `reader`: kills and reaps its vicc, then waits until PC/SC
     /// reports the reader empty.
     pub fn remove_card(&mut self, reader: usize) -> Result<()> {
