@@ -167,7 +167,13 @@ fn wrong_passcodes_count_down_on_the_card_to_final_try_and_locked() {
     let mut host = bed.env.spawn_ours();
     host.expect_hello();
     assert_eq!(status(&mut host, 4)["card"]["pin"], "finalTry");
-    let third = expect_error(&host.request(json!(5), "renewBegin", wrong), "PIN_LOCKED");
+    // On the final try the host asks for the holder's confirmation first; the card is not asked.
+    let unconfirmed = expect_error(&host.request(json!(5), "renewBegin", wrong.clone()), "PIN_FINAL_TRY");
+    assert_eq!(unconfirmed["triesLeft"], 1, "{unconfirmed}");
+    let on_card = cis_renew_testbed::schsm::CardState::load(&bed.card).expect("card file");
+    assert_eq!(on_card.pin_tries_left, 1, "no try was spent");
+    let confirmed = json!({"pin": "654321", "confirmFinalTry": true});
+    let third = expect_error(&host.request(json!(5), "renewBegin", confirmed), "PIN_LOCKED");
     assert_eq!(third["pin"], "locked", "{third}");
     let locked = status(&mut host, 6);
     assert_eq!(locked["card"]["renewable"], false, "{locked}");
@@ -432,9 +438,12 @@ fn counted_apdus_and_pkcs11_calls_per_status_and_renewal() {
     let spy_log = bed.env.path().join("pkcs11-spy.log");
     bed.env.set("PKCS11SPY", OPENSC_MODULE);
     bed.env.set("PKCS11SPY_OUTPUT", spy_log.to_string_lossy().as_ref());
-    bed.env.write_config(
-        &json!({"pkcs11Module": PKCS11_SPY, "logFile": bed.env.log_path(), "logLevel": "debug"}),
-    );
+    bed.env.write_config(&json!({
+        "pkcs11Module": PKCS11_SPY,
+        "trustAnchors": [bed.ca.cert_pem_path()],
+        "logFile": bed.env.log_path(),
+        "logLevel": "debug",
+    }));
     bed.remove();
     bed.insert(&Faults { keygen_delay_ms: 2000, ..Faults::default() });
     let mut host = bed.env.spawn_ours();
