@@ -44,6 +44,8 @@ test('firefox adapter: an overlay menu created on open renews the card', async (
     await dialog.waitFor('button[data-action="continue"]');
     assert.equal(await page.call(() => document.querySelector('.overlay-menu') === null), true, 'the menu closed behind the dialog');
     await shots.take(page, 'confirmation', { fullPage: false });
+    // Continue accepts nothing until the confirmation has been shown for half a second.
+    await dialog.waitFor('button[data-action="continue"]:not([aria-disabled])');
     await dialog.click('button[data-action="continue"]');
     const pinWindow = await firefox.waitForPage(/^moz-extension:\/\/[^/]+\/src\/ui\/pin\.html$/);
     await pinWindow.waitFor(() => {

@@ -55,7 +55,8 @@ async function tearDown({ bed, browser }) {
 /** The confirmation -> Continue -> passcode -> done, by keyboard; then the card is checked. */
 async function finish({ bed, page, card, shots }) {
   const probe = new ShadowProbe(page);
-  await probe.waitFor('button[data-action="continue"]');
+  // Continue accepts nothing until the confirmation has been shown for half a second.
+  await probe.waitFor('button[data-action="continue"]:not([aria-disabled])');
   const confirmation = await probe.text('dialog');
   assert.doesNotMatch(confirmation, /does not show a card serial/, 'the page showed the card serial, and it matched');
   await shots.take(page, 'confirmation');
