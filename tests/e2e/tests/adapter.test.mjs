@@ -61,7 +61,8 @@ async function finish({ bed, page, card, shots }) {
   assert.doesNotMatch(confirmation, /does not show a card serial/, 'the page showed the card serial, and it matched');
   await shots.take(page, 'confirmation');
   const pinPage = page.context().waitForEvent('page', { predicate: (p) => p.url().includes('/src/ui/pin.html'), timeout: 20000 });
-  await page.keyboard.press('Enter'); // focus is on Continue
+  await page.keyboard.press('Tab'); // the confirmation starts at its heading; Tab reaches Continue
+  await page.keyboard.press('Enter');
   const pinWindow = await pinPage;
   await pinWindow.waitForSelector('#pin:not([disabled])', { timeout: 20000 });
   await pinWindow.fill('#pin', PASSCODE);
