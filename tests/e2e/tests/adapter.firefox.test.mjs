@@ -50,8 +50,9 @@ test('firefox adapter: an overlay menu created on open renews the card', async (
     const pinWindow = await firefox.waitForPage(/^moz-extension:\/\/[^/]+\/src\/ui\/pin\.html$/);
     await pinWindow.waitFor(() => {
       const input = document.querySelector('#pin');
-      return input && !input.disabled && document.activeElement === input;
-    }, [], { what: 'the passcode field, focused' });
+      const ready = document.querySelector('#form[data-ready]'); // keys are ignored for a moment first
+      return ready && input && !input.disabled && document.activeElement === input;
+    }, [], { what: 'the passcode field, focused and taking input' });
     await pinWindow.keys(PASSCODE);
     await pinWindow.press('Enter');
     await dialog.waitFor('dialog', { text: /renewed/i, timeout: 45000 });

@@ -65,9 +65,10 @@ async function finish({ bed, page, card, shots }) {
   await page.keyboard.press('Enter');
   const pinWindow = await pinPage;
   await pinWindow.waitForSelector('#pin:not([disabled])', { timeout: 20000 });
+  await pinWindow.waitForSelector('#form[data-ready]', { timeout: 20000 }); // it takes input
   await pinWindow.fill('#pin', PASSCODE);
   // The window closes once the card takes the passcode, possibly before the key press returns.
-  await pinWindow.keyboard.press('Enter').catch((error) => {
+  await pinWindow.press('#pin', 'Enter').catch((error) => {
     if (!pinWindow.isClosed()) throw error;
   });
   await probe.waitFor('dialog', { text: /renewed/i, timeout: 60000 });
