@@ -140,6 +140,13 @@ impl Requested {
                     role.old.role.as_str()
                 )));
             }
+            // Said plainly before the role check, which also counts a CA certificate as no role.
+            if is_ca(&parsed) {
+                return Err(invalid(format!(
+                    "The new {} certificate is a CA certificate; a card certificate must not be one.",
+                    role.old.role.as_str()
+                )));
+            }
             if info.role != role.old.role {
                 return Err(invalid(format!(
                     "The new certificate for the {} key has the key usage of {}.",
