@@ -206,3 +206,38 @@ test('renewal_pivCard_cancelAtThePasscode_cancelsTheHostRenewal', async () => {
   await flush();
   assert.equal(s.r.phase, PHASE.CANCELLED);
 });
+
+test('renewal_pivCard_interrupted_installsTheRecordsCertificatesElseAsksForNewOnes', async () => {
+  for (const recordFits of [true, false]) {
+    const s = setup();
+    const status = pivStatus();
+    status.card.interrupted = true;
+    status.card.remaining = ['signing'];
+    s.r.start({ owner: 't1', status, serial: '0a1b2c3d4e5f60718293a4b5c6d7e8f9' });
+    s.host.reply('renewBegin', BEGIN);
+    await flush();
+    s.admin[0].resolve({ renewal: 'svc-2', witness: 'REVD', challenge: 'Q0hM' });
+    await flush();
+    s.r.pinSubmitted('123456');
+    s.host.reply('renewAdmin', ADMIN);
+    await flush();
+    assert.deepEqual([s.admin[1].op, s.admin[1].body], ['record', { cardId: '0a1b2c3d4e5f60718293a4b5c6d7e8f9' }]);
+    s.admin[1].resolve({ renewal: 'svc-1', state: 'issued', certificates: 'T0xE' });
+    await flush();
+    assert.deepEqual(s.host.pending('renewComplete').params, { renewalId: 'ren-9', pkcs7: ['T0xE'] });
+    if (recordFits) {
+      s.host.reply('renewComplete', pivStatus());
+      await flush();
+      assert.equal(s.r.phase, PHASE.DONE);
+      assert.deepEqual(s.admin.slice(2).map((a) => [a.op, a.body.renewal]), [['installed', 'svc-1'], ['installed', 'svc-2']]);
+    } else {
+      s.host.fail('renewComplete', new CisError('CERTIFICATE_MISMATCH', 'other keys'));
+      await flush();
+      assert.equal(s.r.phase, PHASE.REQUESTING, 'falls back to new certificates');
+      assert.equal(s.admin[2].op, 'certificates');
+      s.admin[2].resolve({ certificates: 'TkVX' });
+      await flush();
+      assert.deepEqual(s.host.pending('renewComplete').params, { renewalId: 'ren-9', pkcs7: ['TkVX'] });
+    }
+  }
+});

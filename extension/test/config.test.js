@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { normalizeConfig, originProblem, parseOrigin, parseServiceUrl, matchPatterns, loadConfig, DEFAULTS, DEFAULT_PORTAL_ORIGIN, serviceUrlFor } from '../src/shared/config.js';
+import { normalizeConfig, originProblem, parseSelector, parseOrigin, parseServiceUrl, matchPatterns, loadConfig, DEFAULTS, DEFAULT_PORTAL_ORIGIN, serviceUrlFor } from '../src/shared/config.js';
 
 test('parseOrigin_cases', () => {
   const cases = [
@@ -76,7 +76,7 @@ test('normalizeConfig_cases', () => {
     { raw: {}, want: { ...DEFAULTS }, problems: 0 },
     {
       raw: { portalOrigins: ['http://127.0.0.1:8080', 'http://127.0.0.1:8080/'], renewalServiceUrl: 'http://127.0.0.1:8080', renewalWindowDays: 30, managedReader: 'Virtual PCD 00 01' },
-      want: { portalOrigins: ['http://127.0.0.1:8080'], renewalServiceUrl: 'http://127.0.0.1:8080', renewalWindowDays: 30, managedReader: 'Virtual PCD 00 01' },
+      want: { portalOrigins: ['http://127.0.0.1:8080'], renewalServiceUrl: 'http://127.0.0.1:8080', renewalWindowDays: 30, managedReader: 'Virtual PCD 00 01', siteAdapter: DEFAULTS.siteAdapter },
       problems: 0,
     },
     { raw: { portalOrigins: 'https://cis.example' }, want: { ...DEFAULTS }, problems: 1 },
@@ -113,4 +113,22 @@ test('schema_declaresExactlyTheSettings', () => {
   assert.deepEqual(Object.keys(schema.properties).sort(), Object.keys(DEFAULTS).sort());
   assert.equal(schema.properties.portalOrigins.type, 'array');
   assert.equal(schema.properties.renewalWindowDays.type, 'integer');
+});
+
+test('siteAdapter_selectorsAndMode_validatedLikeTheOtherSettings', () => {
+  const good = normalizeConfig({ siteAdapter: { mode: 'menu', trigger: ' button[aria-label="Services"] ', list: '.cdk-overlay-container [role=menu] > div', item: 'button.mat-mdc-menu-item', cardSerial: '#card-serial-value', page: 'body.manage-card' } });
+  assert.deepEqual(good.problems, []);
+  assert.deepEqual({ ...good.config.siteAdapter }, { mode: 'menu', trigger: 'button[aria-label="Services"]', list: '.cdk-overlay-container [role=menu] > div', item: 'button.mat-mdc-menu-item', cardSerial: '#card-serial-value', page: 'body.manage-card' });
+  assert.ok(Object.isFrozen(good.config.siteAdapter));
+
+  const bad = normalizeConfig({ siteAdapter: { mode: 'script', trigger: 'a{color:red}', list: '<script>', item: 42, cardSerial: '@import x', page: 'x'.repeat(501), onOpen: 'alert(1)' } });
+  assert.deepEqual({ ...bad.config.siteAdapter }, { ...DEFAULTS.siteAdapter }, 'every bad member falls back to the automatic search');
+  assert.equal(bad.problems.length, 7, JSON.stringify(bad.problems));
+  assert.ok(bad.problems.some((p) => p.startsWith('siteAdapter.onOpen: unknown setting')));
+  assert.ok(bad.problems.some((p) => p.startsWith('siteAdapter.mode: not one of auto, menu, panel')));
+
+  assert.deepEqual(normalizeConfig({ siteAdapter: 'auto' }).problems, ['siteAdapter: not an object; searching automatically']);
+  assert.equal(normalizeConfig({}).config.siteAdapter, DEFAULTS.siteAdapter);
+  assert.equal(parseSelector('main h2 + p > strong'), 'main h2 + p > strong');
+  assert.equal(parseSelector('a\nb'), null);
 });

@@ -40,13 +40,16 @@ test('menuState_reasons', () => {
     { name: 'not due no date', state: { host: connected, status: card({ renewable: false, reason: 'NOT_DUE' }) }, want: /Not due yet/ },
     { name: 'expired', state: { host: connected, status: card({ renewable: false, reason: 'EXPIRED' }) }, want: /Registration Authority \(RA\) in person/ },
     { name: 'locked', state: { host: connected, status: card({ renewable: false, reason: 'PIN_LOCKED' }) }, want: /unlock it first/ },
+    { name: 'interrupted but locked', state: { host: connected, status: card({ renewable: false, reason: 'PIN_LOCKED', interrupted: true }) }, want: /unlock it first/ },
+    { name: 'interrupted, not due: offered to finish', state: { host: connected, status: card({ renewable: false, reason: 'NOT_DUE', interrupted: true, remaining: ['signing'] }) }, want: null },
     { name: 'unknown reason', state: { host: connected, status: card({ renewable: false, reason: 'SOMETHING_NEW' }) }, want: 'This card can’t be renewed here.' },
     { name: 'renewing here', state: { host: connected, status: dueStatus(), renewal: { phase: 'requesting' } }, want: 'A renewal is in progress.' },
     { name: 'finished renewal does not block', state: { host: connected, status: dueStatus(), renewal: { phase: 'done' } }, want: null },
     { name: 'renewing elsewhere', state: { host: connected, status: dueStatus(), renewalElsewhere: true }, want: 'A renewal is running in another tab.' },
     { name: 'selected card matches', state: { host: connected, status: dueStatus() }, page: { selectedSerial: 's1' }, want: null },
     { name: 'no card selected', state: { host: connected, status: dueStatus() }, page: { selectedSerial: '' }, want: 'Select the user’s card on this page first.' },
-    { name: 'another card selected', state: { host: connected, status: dueStatus() }, page: { selectedSerial: 'S2' }, want: /not the card selected/ },
+    { name: 'same card, written differently', state: { host: connected, status: dueStatus() }, page: { selectedSerial: ' s-1 ' }, want: null },
+    { name: 'another card selected', state: { host: connected, status: dueStatus() }, page: { selectedSerial: 'S2' }, want: /shows card S2, but the second reader holds card S1/ },
   ];
   for (const c of cases) {
     const m = menuState(c.state, fmt, c.page);

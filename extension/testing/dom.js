@@ -9,6 +9,7 @@ import '../src/est/client.js';
 import '../src/est/cardAdmin.js';
 import '../src/content/adapter.js';
 import '../src/content/render.js';
+import '../src/content/placement.js';
 
 export const cisRenew = globalThis.cisRenew;
 

@@ -22,7 +22,7 @@ export default {
   reasonPinNotInitialized: ['The card’s passcode has not been set: set it first, then renew.'],
   reasonUnknown: ['This card can’t be renewed here.'],
   reasonNoSelection: ['Select the user’s card on this page first.'],
-  reasonNotSelectedCard: ['The card in the second reader is not the card selected on this page. Select that card, or insert the selected one.'],
+  reasonOtherCard: ['This page shows card $PAGE$, but the second reader holds card $READER$. Insert card $PAGE$, or find card $READER$ on this page.', ['page', 'reader']],
 
   errBadRequest: ['The renewal helper did not understand a request. Ask IT to update the extension and the helper.'],
   errMessageTooLarge: ['A message to the renewal helper was too large. Ask IT to update the extension and the helper.'],
@@ -97,6 +97,7 @@ export default {
   dlgConfirmIntro: ['New keys are made on the card and new certificates installed. The card keeps a working pair of certificates throughout.'],
   dlgHolder: ['Card holder: $NAME$', ['name']],
   dlgSerial: ['Card serial number: $SERIAL$', ['serial']],
+  dlgCardUnchecked: ['This page does not show a card serial, so check the card before you continue: it belongs to $HOLDER$, serial $SERIAL$.', ['holder', 'serial']],
   dlgColRole: ['Certificate'],
   dlgColSubject: ['Issued to'],
   dlgColExpires: ['Expires'],

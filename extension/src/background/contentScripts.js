@@ -18,6 +18,7 @@ export const CONTENT_FILES = Object.freeze([
   'src/est/cardAdmin.js',
   'src/content/adapter.js',
   'src/content/render.js',
+  'src/content/placement.js',
   'src/content/main.js',
 ]);
 

@@ -20,12 +20,13 @@ export const IDLE_DISCONNECT_MS = 30_000;
 export const EST_TIMEOUT_MS = 90_000;
 
 export class Hub {
-  constructor({ host, timers = globalThis, log = () => {}, serviceUrlFor = (origin) => origin }) {
+  constructor({ host, timers = globalThis, log = () => {}, serviceUrlFor = (origin) => origin, siteAdapter = () => null }) {
     this.host = host;
     this.renewal = null; // set by the worker after construction
     this._timers = timers;
     this._log = log;
     this._serviceUrlFor = serviceUrlFor;
+    this._siteAdapter = siteAdapter; // the `siteAdapter` policy, passed to every tab
     this.tabs = new Map(); // key -> { key, port, tabId, origin }
     this.status = null;
     this.statusError = null;
@@ -88,6 +89,7 @@ export class Hub {
         statusError: this.statusError ? this.statusError.toJSON() : null,
         renewal: owns ? r.view() : null,
         renewalElsewhere: Boolean(r && r.active && !owns),
+        siteAdapter: this._siteAdapter(),
       },
     };
   }

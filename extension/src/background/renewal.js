@@ -94,7 +94,7 @@ export class Renewal {
     const card = status && status.card;
     if (!card) throw new CisError('NO_CARD', 'no card in the managed reader');
     if (!card.token || card.token.serial !== serial) throw new CisError('CARD_REMOVED', 'the card changed');
-    if (!card.renewable) throw new CisError('NOT_RENEWABLE', 'not renewable', { reason: card.reason });
+    if (!card.renewable && !card.interrupted) throw new CisError('NOT_RENEWABLE', 'not renewable', { reason: card.reason });
     this.owner = owner;
     this._run = {
       id: ++this._seq,
@@ -286,7 +286,7 @@ export class Renewal {
           this._cancelOnHost(run).then(() => this._finish(run, PHASE.CANCELLED, null));
           return;
         }
-        run.admin = answer;
+        run.admin = { ...answer, cardId: admin.cardId };
         // Only now, with the service's answer in hand, is the passcode asked.
         if (this.phase === PHASE.BEGINNING) this._askPin(run, null);
       },
@@ -336,6 +336,10 @@ export class Renewal {
     this.phase = PHASE.REQUESTING;
     run.step = { name: 'request', n: 1, of: 1 };
     this._changed();
+    // An interrupted renewal whose certificates the service already issued: install those
+    // (the host accepts them only for the keys on the card); else ask for new ones.
+    if (run.card.interrupted && (await this._installFromRecord(run))) return;
+    if (this._run !== run || run.cancelRequested || this.phase !== PHASE.REQUESTING) return;
     let answer;
     try {
       answer = await this._cardAdmin({
@@ -349,6 +353,36 @@ export class Renewal {
     }
     if (this._run !== run || run.cancelRequested || this.phase !== PHASE.REQUESTING) return;
     this._complete(run, [answer.certificates]);
+  }
+
+  /** Tries the service record's issued certificates; true when they were installed. */
+  async _installFromRecord(run) {
+    let record;
+    try {
+      record = await this._cardAdmin({ op: 'record', body: { cardId: run.admin.cardId } });
+    } catch (e) {
+      this._log('card-management record unavailable', e && e.code);
+      return false;
+    }
+    if (this._run !== run || run.cancelRequested || !record || record.state !== 'issued' || !record.certificates) return false;
+    let status;
+    try {
+      status = await this._host.request('renewComplete', { renewalId: run.renewalId, pkcs7: [record.certificates] }, { onEvent: (ev) => this._progress(run, ev) });
+    } catch (e) {
+      // Not for these keys (the host kept the renewal open and the card unchanged): go on.
+      this._log('the record\'s certificates were not installed', e && e.code);
+      return false;
+    }
+    if (this._run !== run) return true;
+    run.completeSent = true;
+    run.result = status && typeof status === 'object' ? status : null;
+    this._finish(run, PHASE.DONE, null);
+    for (const renewal of new Set([record.renewal, run.admin.renewal])) {
+      Promise.resolve()
+        .then(() => this._cardAdmin({ op: 'installed', body: { renewal } }))
+        .catch((e) => this._log('card-management installed failed', e && e.code));
+    }
+    return true;
   }
 
   _progress(run, ev) {

@@ -28,7 +28,7 @@ const host = new NativeHost({
   log,
 });
 
-const hub = new Hub({ host, log, serviceUrlFor: (origin) => serviceUrlFor(config, origin) });
+const hub = new Hub({ host, log, serviceUrlFor: (origin) => serviceUrlFor(config, origin), siteAdapter: () => (config ? config.siteAdapter : null) });
 
 const pinWindow = new PinWindow({
   windows: api.windows,
@@ -66,6 +66,7 @@ async function reload() {
   for (const p of problems) console.warn('[cis-renew] managed setting', p);
   config = next;
   hub.retainOrigins(config.portalOrigins);
+  hub.broadcast(); // a new siteAdapter policy reaches open tabs
   try {
     await syncContentScripts(api, config.portalOrigins, { withPorts: !isFirefox, log });
   } catch (e) {

@@ -8,7 +8,8 @@
  *   owns a renewal, the dialog.
  * - Runs the EST exchange when the worker asks (`est.request`): a same-origin fetch with the
  *   sponsor's session and the page's CSRF token; answers with `est.response`.
- * - Watches the DOM, since the dashboard may draw the menu late or redraw it.
+ * - Places Renew Certificate through placement.js, which watches the DOM (the dashboard may
+ *   draw its menu late, redraw it, or create it only while open).
  */
 (function (root) {
   'use strict';
@@ -18,7 +19,7 @@
 
   const api = root.browser || root.chrome;
   const doc = root.document;
-  const { adapter, view, est, cardAdmin } = ns;
+  const { adapter, view, est, cardAdmin, placement } = ns;
 
   const t = (key, subs) => api.i18n.getMessage(key, subs) || key;
   const locale = (api.i18n.getUILanguage && api.i18n.getUILanguage()) || undefined;
@@ -35,16 +36,33 @@
   let retry = 0;
   let everAccepted = false;
 
-  function confirmRenewal() {
+  const ui = ns.render.createUi(doc, { t, fmt, locale, onRenew, onAction });
+
+  function canRenew() {
     const card = state && state.status && state.status.card;
-    if (!card || !view.menuState(state, fmt, { selectedSerial }).enabled) return false;
-    confirming = card;
+    return Boolean(card && view.menuState(state, fmt, { selectedSerial }).enabled);
+  }
+
+  function onRenew() {
+    if (!canRenew()) return false;
+    places.beforeDialog();
+    confirming = state.status.card;
     refused = null;
     renderDialog();
     return true;
   }
 
-  const ui = ns.render.createUi(doc, { t, fmt, locale, onRenew: confirmRenewal, onAction });
+  let selectedSerial = null;
+  const places = placement.create(doc, {
+    ui,
+    t,
+    enabled: canRenew,
+    onRenew,
+    onCardSerial: (serial) => {
+      selectedSerial = serial;
+      render();
+    },
+  });
 
   function send(msg) {
     if (!port) return;
@@ -118,34 +136,25 @@
       if (r.phase !== 'idle') return { kind: 'progress', renewal: r };
     }
     if (refused) return { kind: 'failed', error: refused, retry: view.canRetry(refused) };
-    if (confirming) return { kind: 'confirm', card: confirming };
+    // Where the page shows no card serial, the confirmation says which card will be renewed.
+    if (confirming) return { kind: 'confirm', card: confirming, cardUnchecked: selectedSerial === null };
     if (starting) return { kind: 'progress', renewal: { phase: 'starting', step: null, canCancel: false, cancelling: false, pinPad: false, error: null } };
     return null;
   }
 
+  let dialogShown = false;
+
   function renderDialog() {
-    ui.setDialog(dialogModel());
-  }
-
-  let selectedSerial = null;
-
-  function placeControl() {
-    const menu = adapter.findMenu(doc);
-    const selected = adapter.selectedCardSerial(doc, menu);
-    if (selected !== selectedSerial) {
-      selectedSerial = selected;
-      render();
-    }
-    if (menu) {
-      ui.attachMenu(menu);
-      ui.hidePanel();
-    } else if (!ui.menuAttached() && adapter.isManageSmartcardPage(doc)) {
-      ui.showPanel(adapter.panelAnchor(doc));
-    }
+    const model = dialogModel();
+    ui.setDialog(model);
+    if (dialogShown && !model) places.afterDialog();
+    dialogShown = Boolean(model);
   }
 
   function render() {
-    ui.setMenu(view.menuState(state, fmt, { selectedSerial }));
+    const menu = view.menuState(state, fmt, { selectedSerial });
+    ui.setMenu(menu);
+    places.setMenu(menu, menu.reason ? t(menu.reason.key, menu.reason.subs) : '');
     renderDialog();
   }
 
@@ -190,6 +199,7 @@
         retry = 0;
         everAccepted = true;
         state = msg.state || null;
+        if (state) places.setSettings(state.siteAdapter);
         if (state && state.renewal) {
           refused = null;
           starting = false;
@@ -230,17 +240,7 @@
     });
   }
 
-  let pending = false;
-  const observer = new root.MutationObserver(() => {
-    if (pending) return;
-    pending = true;
-    root.setTimeout(() => {
-      pending = false;
-      placeControl();
-    }, 100);
-  });
-
-  placeControl();
+  places.start();
   render();
   try {
     if (root.sessionStorage.getItem(FOCUS_AFTER_RELOAD)) {
@@ -250,7 +250,6 @@
   } catch {
     /* storage disabled */
   }
-  observer.observe(doc.body || doc.documentElement, { childList: true, subtree: true });
   connect();
   doc.addEventListener('visibilitychange', () => {
     if (doc.visibilityState === 'visible') send({ type: 'status.refresh' });

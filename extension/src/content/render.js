@@ -68,6 +68,7 @@ ol.steps li[data-state="current"] { color: #212b32; font-weight: 700; }
 .reason { color: #4c6272; font-size: 15px; }
 .card { margin: 0 0 12px; }
 .card p { margin: 0; }
+.unchecked { font-size: 18px; font-weight: 700; border-left: 6px solid #ffb81c; background: #fff9e6; padding: 8px 12px; }
 `;
 
   // The tooltip lives at the end of <body> (not inside the menu item, where it would become
@@ -324,7 +325,8 @@ ol.steps li[data-state="current"] { color: #212b32; font-weight: 700; }
       const tooltip = makeTooltip(control, menu.list);
       onPress(control, trusted, renew);
       menuItem = { item, control, tip: tooltip.tip, tooltip, disabledClass: adapter.disabledClass(menu.list), pageStyles: adapter.stylesDisabledItems(doc), list: menu.list };
-      menu.list.appendChild(item);
+      // Beside the page's own services (before the one the adapter names), not after a footer.
+      menu.list.insertBefore(item, menu.before && menu.before.parentNode === menu.list ? menu.before : null);
       applyMenuState();
       return true;
     }
@@ -564,7 +566,13 @@ ol.steps li[data-state="current"] { color: #212b32; font-weight: 700; }
           const cont = button(d, t('dlgContinue'), 'continue', { primary: true });
           // Inert until the sponsor has had the confirmation in front of them for a moment.
           cont.setAttribute('aria-disabled', 'true');
-          rebuild(d, 'confirm', 'dlgConfirmTitle', [el(doc, 'p', { text: t('dlgConfirmIntro') }), cardLines(card), certTable(card.certificates)], [cont, button(d, t('dlgCancel'), 'close')]);
+          rebuild(d, 'confirm', 'dlgConfirmTitle', [
+            el(doc, 'p', { text: t('dlgConfirmIntro') }),
+            cardLines(card),
+            // cardUnchecked (placement): the page shows no serial to compare with the reader's.
+            model.cardUnchecked ? el(doc, 'p', { className: 'unchecked', 'data-part': 'card-unchecked', text: t('dlgCardUnchecked', [ns.view.cardHolder(card), String((card.token && card.token.serial) || '')]) }) : null,
+            certTable(card.certificates),
+          ], [cont, button(d, t('dlgCancel'), 'close')]);
           announce(d, '');
           d.armTimer = timers.setTimeout(() => {
             d.armTimer = null;

@@ -16,7 +16,17 @@ export const DEFAULTS = Object.freeze({
   managedReader: null,
   /** Renewal window in days; informational here (the host decides what is renewable). */
   renewalWindowDays: 90,
+  /**
+   * Where the site adapter looks in the dashboard, for when its automatic search is not enough:
+   * CSS selectors only (never script), each null for "search automatically"; `mode` 'auto'
+   * (menu entry where the page has a Select Service menu, else the panel), 'menu' (never the
+   * panel) or 'panel' (always the panel).
+   */
+  siteAdapter: Object.freeze({ mode: 'auto', trigger: null, list: null, item: null, cardSerial: null, page: null }),
 });
+
+export const SITE_ADAPTER_MODES = Object.freeze(['auto', 'menu', 'panel']);
+const SITE_ADAPTER_SELECTORS = Object.freeze(['trigger', 'list', 'item', 'cardSerial', 'page']);
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
@@ -81,6 +91,44 @@ export function parseServiceUrl(value) {
 }
 
 /**
+ * Checks one CSS selector from policy. The worker has no DOM to parse it with, so this refuses
+ * what no selector needs (control characters, braces, `<`, at-rules) and leaves the rest to the
+ * content script, which uses it inside try/catch. Returns the trimmed selector or null.
+ */
+export function parseSelector(value) {
+  if (typeof value !== 'string') return null;
+  const s = value.trim();
+  if (!s || s.length > 500) return null;
+  if (/[\u0000-\u001f\u007f{}<@]/.test(s)) return null;
+  return s;
+}
+
+/** Parses `siteAdapter`; each bad member is a problem and falls back to its default. */
+export function parseSiteAdapter(value, problems) {
+  const def = DEFAULTS.siteAdapter;
+  if (value === undefined) return def;
+  if (!value || typeof value !== 'object' || Array.isArray(value)) {
+    problems.push('siteAdapter: not an object; searching automatically');
+    return def;
+  }
+  const out = { ...def };
+  for (const key of Object.keys(value)) {
+    if (key !== 'mode' && !SITE_ADAPTER_SELECTORS.includes(key)) problems.push(`siteAdapter.${key}: unknown setting, ignored`);
+  }
+  if (value.mode !== undefined) {
+    if (SITE_ADAPTER_MODES.includes(value.mode)) out.mode = value.mode;
+    else problems.push(`siteAdapter.mode: not one of ${SITE_ADAPTER_MODES.join(', ')}; using auto`);
+  }
+  for (const key of SITE_ADAPTER_SELECTORS) {
+    if (value[key] === undefined || value[key] === '' || value[key] === null) continue;
+    const sel = parseSelector(value[key]);
+    if (sel) out[key] = sel;
+    else problems.push(`siteAdapter.${key}: not a CSS selector; searching automatically`);
+  }
+  return Object.freeze(out);
+}
+
+/**
  * Turns raw managed storage into settings. Returns `{ config, problems }`; each problem names
  * the setting it ignored, so a misconfiguration is visible in the worker's console.
  */
@@ -118,8 +166,9 @@ export function normalizeConfig(raw) {
     if (Number.isInteger(n) && n >= 1 && n <= 3650) renewalWindowDays = n;
     else problems.push('renewalWindowDays: not an integer from 1 to 3650');
   }
+  const siteAdapter = parseSiteAdapter(src.siteAdapter, problems);
   return {
-    config: Object.freeze({ portalOrigins, renewalServiceUrl, managedReader, renewalWindowDays }),
+    config: Object.freeze({ portalOrigins, renewalServiceUrl, managedReader, renewalWindowDays, siteAdapter }),
     problems,
   };
 }

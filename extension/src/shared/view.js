@@ -155,11 +155,31 @@
     // The page says which card the sponsor selected ('' none, null: the page does not say).
     const selected = page.selectedSerial;
     if (selected === '') return { enabled: false, reason: msg('reasonNoSelection') };
-    if (typeof selected === 'string' && card.token && String(card.token.serial).toLowerCase() !== selected.toLowerCase()) {
-      return { enabled: false, reason: msg('reasonNotSelectedCard') };
+    if (typeof selected === 'string' && card.token && !sameSerial(card.token.serial, selected)) {
+      return { enabled: false, reason: msg('reasonOtherCard', selected, card.token.serial) };
     }
+    // An interrupted renewal is finished by the next one, due or not (the host's status says
+    // what remains): offer it.
+    if (card.interrupted && card.reason !== 'PIN_LOCKED') return { enabled: true, reason: null, finish: true };
     if (!card.renewable) return { enabled: false, reason: reasonMessage(card.reason, card, fmt) };
     return { enabled: true, reason: null };
+  }
+
+  /** Whether two card serials are the same (case, spaces, dashes and leading zeros aside). */
+  function sameSerial(a, b) {
+    const n = (s) => String(s).toLowerCase().replace(/[^0-9a-z]/g, '').replace(/^0+/, '');
+    return n(a) === n(b);
+  }
+
+  /** The card holder: the CN of the authentication certificate (or any), else the card label. */
+  function cardHolder(card) {
+    const certs = (card && card.certificates) || [];
+    const ordered = [...certs.filter((c) => c.role === 'authentication'), ...certs];
+    for (const c of ordered) {
+      const m = /(?:^|[,/]\s*)CN\s*=\s*([^,/]+)/.exec(c.subject || '');
+      if (m) return m[1].trim();
+    }
+    return (card && card.token && card.token.label) || '';
   }
 
   /** The steps shown as a checklist, and which host/extension steps belong to each. */
@@ -208,5 +228,5 @@
     return role === 'authentication' ? 'roleAuthentication' : role === 'signing' ? 'roleSigning' : 'roleOther';
   }
 
-  ns.view = Object.freeze({ formatDate, formatNumber, pluralKey, holderName, cardIdentity, reasonMessage, errorMessage, canRetry, menuState, stepMessage, checklist, roleKey, STEP_GROUPS });
+  ns.view = Object.freeze({ sameSerial, cardHolder, formatDate, formatNumber, pluralKey, holderName, cardIdentity, reasonMessage, errorMessage, canRetry, menuState, stepMessage, checklist, roleKey, STEP_GROUPS });
 })(globalThis);

@@ -11,8 +11,8 @@ use super::params;
 use super::renew_begin::not_renewable;
 use super::renew_complete::CompleteParams;
 use super::status::{managed_card, status};
-use crate::certs::chain::load_anchors;
 use crate::certs::parse_certificate;
+use crate::certs::renewed::TrustPolicy;
 use crate::certs::{assess_certificate, Eligibility, NotRenewableReason};
 use crate::config::CardBackend;
 use crate::piv::renewal::{OldCertificate, PivRenewal};
@@ -34,6 +34,11 @@ pub fn try_begin(services: &Services, params: &Map<String, Value>) -> Result<Opt
     let Ok(card) = managed_card(services, &readers)? else { return Ok(None) };
     let Some(piv) = &card.piv else { return Ok(None) };
     params::only(params, &["cardSerial", "confirmFinalTry"])?;
+    // Fail closed before the card is touched: without anchors no certificate could be
+    // accepted, and on PIV the keys are replaced before the certificates come.
+    if services.config.trust_anchors.is_empty() {
+        return Err(crate::certs::renewed::not_configured());
+    }
     match params.get("cardSerial") {
         None => {}
         Some(Value::String(serial)) if serial.eq_ignore_ascii_case(&card.summary.serial) => {}
@@ -65,7 +70,7 @@ pub fn try_begin(services: &Services, params: &Map<String, Value>) -> Result<Opt
         .certificates
         .iter()
         .filter_map(|(slot, der)| {
-            parse_certificate(der).ok().map(|info| OldCertificate { slot: *slot, info })
+            parse_certificate(der).ok().map(|info| OldCertificate { slot: *slot, info, der: der.clone() })
         })
         .filter(|old| {
             let due = assess_certificate(now, old.info.not_after, window) == Eligibility::Due;
@@ -97,16 +102,21 @@ pub fn complete(
     let Some(renewal) = open.as_mut() else {
         return Err(HostError::new(ErrorCode::UnknownRenewal, "No renewal is open."));
     };
-    let anchors = load_anchors(&services.config.trust_anchors).map_err(|problem| {
-        HostError::new(
-            ErrorCode::ConfigInvalid,
-            format!("A trust anchor in the host configuration cannot be used: {problem}."),
-        )
-    })?;
-    match renewal.complete(&params.certificates, &anchors, OffsetDateTime::now_utc(), progress) {
+    // Read at each use, as for PKCS#11 cards: IT may replace the files meanwhile.
+    let config = &services.config;
+    let trust = TrustPolicy::load(&config.trust_anchors, config.allow_issuer_change)?;
+    match renewal.complete(&params.certificates, &trust, OffsetDateTime::now_utc(), progress) {
         Ok(()) => {}
         // Nothing was written: the browser may try again with the right answer.
-        Err(e) if matches!(e.code, ErrorCode::CertificateMismatch | ErrorCode::CertificateInvalid) => {
+        Err(e)
+            if matches!(
+                e.code,
+                ErrorCode::CertificateMismatch
+                    | ErrorCode::CertificateInvalid
+                    | ErrorCode::CertificateUntrusted
+                    | ErrorCode::TrustNotConfigured
+            ) =>
+        {
             return Err(e)
         }
         Err(e) if e.code == ErrorCode::UnknownRenewal => return Err(e),

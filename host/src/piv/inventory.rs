@@ -111,7 +111,7 @@ pub fn read(reader: &str) -> Result<Option<Inventory>, PivError> {
     });
     connection.release(false);
     let used = before.since();
-    log::debug!("piv inventory: {} APDUs, card {:?}", used.apdus, used.card_time);
+    log::debug!("piv inventory: {} APDUs, card {:.2} ms", used.apdus, used.card_time.as_secs_f64() * 1000.0);
     outcome
 }
 

@@ -18,8 +18,9 @@ use super::inventory::Inventory;
 use super::journal::{self, Journal, SlotStage};
 use super::transport::{Connection, Counters, Exchange};
 use super::{AdminAlgorithm, KeyAlgorithm, PivError, Slot};
-use crate::certs::chain::{is_ca, verify_chain};
+use crate::certs::chain::is_ca;
 use crate::certs::csr::{build_request, RequestSigner};
+use crate::certs::renewed::{check_renewed, not_configured, TrustPolicy};
 use crate::certs::{parse_certificate, CertificateInfo};
 use crate::protocol::{ErrorCode, HostError};
 use crate::renewal::steps::{reach, ProgressSink, Step};
@@ -39,6 +40,8 @@ pub struct OldCertificate {
     pub slot: Slot,
     /// Parsed.
     pub info: CertificateInfo,
+    /// As stored, DER.
+    pub der: Vec<u8>,
 }
 
 /// One slot's new key and request.
@@ -48,6 +51,8 @@ pub struct SlotRequest {
     pub slot: Slot,
     /// The certificate being replaced.
     pub old: CertificateInfo,
+    /// Its DER (the trust policy compares the new one with it).
+    pub old_der: Vec<u8>,
     /// The new key.
     pub public: PublicKey,
     /// The request, DER.
@@ -101,7 +106,7 @@ fn new_id() -> Result<String, HostError> {
 
 fn log_use(command: &str, before: Counters) {
     let used = before.since();
-    log::info!("piv {command}: {} APDUs, card {} ms", used.apdus, used.card_time.as_millis());
+    log::info!("piv {command}: {} APDUs, card {:.2} ms", used.apdus, used.card_time.as_secs_f64() * 1000.0);
 }
 
 impl PivRenewal {
@@ -280,7 +285,7 @@ impl PivRenewal {
     pub fn complete(
         &mut self,
         certificates: &[Vec<u8>],
-        anchors: &[Certificate],
+        trust: &TrustPolicy,
         now: OffsetDateTime,
         progress: ProgressSink<'_>,
     ) -> Result<(), HostError> {
@@ -291,7 +296,7 @@ impl PivRenewal {
             ));
         };
         reach(progress, Step::Verify, None);
-        let checked = check_certificates(requests, certificates, anchors, now)?;
+        let checked = check_certificates(requests, certificates, trust, now)?;
         let card_id = self.card_id.clone();
         let connection = self.connection.as_mut().ok_or(HostError::from(PivError::Removed))?;
         let before = Counters::now();
@@ -438,7 +443,13 @@ fn make_requests(
             match sign_request(x, slot, algorithm, public.clone(), &certificate.info, pin) {
                 Ok(csr) => {
                     log::info!("piv: slot {} keeps the key an interrupted renewal made", slot.as_str());
-                    requests.push(SlotRequest { slot, old: certificate.info.clone(), public, csr });
+                    requests.push(SlotRequest {
+                        slot,
+                        old: certificate.info.clone(),
+                        old_der: certificate.der.clone(),
+                        public,
+                        csr,
+                    });
                     continue;
                 }
                 // The key there is not the journal's (or the card failed): make a new one.
@@ -456,7 +467,13 @@ fn make_requests(
         journal::save(card_id, &journal);
         reach(progress, Step::BuildRequest, count);
         let csr = sign_request(x, slot, algorithm, public.clone(), &certificate.info, pin)?;
-        requests.push(SlotRequest { slot, old: certificate.info.clone(), public, csr });
+        requests.push(SlotRequest {
+            slot,
+            old: certificate.info.clone(),
+            old_der: certificate.der.clone(),
+            public,
+            csr,
+        });
     }
     Ok(requests)
 }
@@ -480,13 +497,18 @@ fn sign_request(
 }
 
 /// Matches each returned certificate to a request: same key, same subject, valid now, the
-/// slot's role, and (with anchors) a chain to one. CA certificates in the answer are allowed.
+/// slot's role, then the trust policy against the certificate it replaces (chain to an
+/// anchor, not a CA, outlives the old one, same usages and issuer: `certs::renewed`, as for
+/// PKCS#11 cards). CA certificates in the answer are allowed. No anchors: nothing passes.
 fn check_certificates(
     requests: &[SlotRequest],
     certificates: &[Vec<u8>],
-    anchors: &[Certificate],
+    trust: &TrustPolicy,
     now: OffsetDateTime,
 ) -> Result<Vec<(Slot, Vec<u8>)>, HostError> {
+    if trust.anchors.is_empty() {
+        return Err(not_configured());
+    }
     let mismatch = |m: String| HostError::new(ErrorCode::CertificateMismatch, m);
     let invalid = |m: String| HostError::new(ErrorCode::CertificateInvalid, m);
     let intermediates: Vec<Certificate> =
@@ -531,9 +553,7 @@ fn check_certificates(
                 info.role.as_str()
             )));
         }
-        if !anchors.is_empty() {
-            verify_chain(&parsed, &intermediates, anchors, now)?;
-        }
+        check_renewed(&parsed, &request.old_der, role, &intermediates, trust, now)?;
         found[at] = Some(der.clone());
     }
     requests

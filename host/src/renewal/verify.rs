@@ -140,13 +140,10 @@ impl Requested {
                     role.old.role.as_str()
                 )));
             }
-            // Said plainly before the role check, which also counts a CA certificate as no role.
-            if is_ca(&parsed) {
-                return Err(invalid(format!(
-                    "The new {} certificate is a CA certificate; a card certificate must not be one.",
-                    role.old.role.as_str()
-                )));
-            }
+            // The chain and renewal rules first: they name the precise problem (a CA certificate,
+            // a changed issuer) where the role check below would only see another key usage.
+            let old_der = role.old.group.certificate.as_ref().map(|c| c.value.as_slice()).unwrap_or_default();
+            check_renewed(&parsed, old_der, role.old.role.as_str(), &intermediates, trust, now)?;
             if info.role != role.old.role {
                 return Err(invalid(format!(
                     "The new certificate for the {} key has the key usage of {}.",
@@ -154,8 +151,6 @@ impl Requested {
                     usage_of(info.role)
                 )));
             }
-            let old_der = role.old.group.certificate.as_ref().map(|c| c.value.as_slice()).unwrap_or_default();
-            check_renewed(&parsed, old_der, role.old.role.as_str(), &intermediates, trust, now)?;
             let tbs = parsed.tbs_certificate();
             let issuer_der = tbs.issuer().to_der().map_err(|e| invalid(format!("issuer: {e}")))?;
             let serial_der = tbs.serial_number().to_der().map_err(|e| invalid(format!("serial: {e}")))?;

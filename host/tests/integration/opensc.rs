@@ -41,6 +41,7 @@ impl OpenscBed {
         env.set("OPENSC_CONF", pcscd.opensc_conf().to_string_lossy().as_ref());
         env.write_config(&json!({
             "pkcs11Module": OPENSC_MODULE,
+            "trustAnchors": [ca.cert_pem_path()],
             "logFile": env.log_path(),
             "logLevel": "debug",
         }));

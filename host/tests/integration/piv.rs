@@ -11,11 +11,15 @@ use cis_renew_testbed::piv::{piv_check, provision, MgmtAlg, PivSpec, Provisioned
 use cis_renew_testbed::{IssueRequest, Pcscd, Role, TestCa};
 use serde_json::{json, Value};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
 use time::{Duration, OffsetDateTime};
 use x509_cert::der::{Decode, Encode};
 use x509_cert::request::CertReq;
 
 const PIN: &str = "123456";
+
+/// Minutes added to each issued certificate's validity.
+static LATER: AtomicI64 = AtomicI64::new(0);
 
 /// A private pcscd with the PIV card in the managed reader, a test CA and the host's config.
 struct PivBed {
@@ -146,7 +150,11 @@ fn issue(bed: &PivBed, admin: &Value) -> Vec<String> {
                         .to_vec(),
                     role: if request["role"] == "signing" { Role::Signing } else { Role::Authentication },
                     not_before: now - Duration::minutes(1),
-                    not_after: now + Duration::days(365),
+                    // Later each time: a renewed certificate must outlive the one it replaces,
+                    // and the sweeps renew the same card many times a second.
+                    not_after: now
+                        + Duration::days(300)
+                        + Duration::minutes(LATER.fetch_add(1, Ordering::Relaxed)),
                     serial: None,
                 })
                 .expect("issue");
@@ -226,6 +234,22 @@ fn assert_card_works(bed: &PivBed, card: &Value) {
     }
 }
 
+/// Another PC/SC program's PUT DATA (of a retired-key certificate object, never one the host
+/// uses) without management-key authentication: its status word, which must be 6982.
+fn put_data_unauthenticated(bed: &PivBed) -> String {
+    let output = std::process::Command::new("opensc-tool")
+        .env("PCSCLITE_CSOCK_NAME", bed.pcscd.socket())
+        .args(["-r", "Virtual PCD 00 01", "-s", "00 A4 04 00 09 A0 00 00 03 08 00 00 10 00"])
+        .args(["-s", "00 DB 3F FF 09 5C 03 5F C1 0D 53 02 FE 00"])
+        .output()
+        .expect("opensc-tool");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text.lines().rfind(|l| l.contains("SW1=")).unwrap_or("").to_owned();
+    let hex =
+        |name: &str| line.split(&format!("{name}=0x")).nth(1).map(|v| v[..2].to_string()).unwrap_or_default();
+    format!("{}{}", hex("SW1"), hex("SW2"))
+}
+
 fn serials(card: &Value) -> Vec<String> {
     card["certificates"]
         .as_array()
@@ -275,10 +299,11 @@ fn piv_renewal_replaces_both_pairs_and_independent_tools_agree() {
         .as_array()
         .expect("list")
         .iter()
-        .all(|c| c["daysLeft"].as_i64() >= Some(364)));
+        .all(|c| c["daysLeft"].as_i64() >= Some(299)));
     let log = bed.env.log_text();
     assert!(!log.contains(PIN), "the passcode must not reach the log");
     drop(host);
+    assert_eq!(put_data_unauthenticated(&bed), "6982", "the renewal's admin rights end with it");
     assert_card_works(&bed, after);
 }
 
@@ -381,7 +406,7 @@ fn piv_renewal_interrupted_at_every_apdu_is_finished_by_the_next_renewal() {
         if outcome["ok"] == true {
             break;
         }
-        assert_eq!(outcome["error"]["code"], "CARD_REMOVED", "fault at APDU {n}: {outcome}");
+        assert_eq!(outcome["error"]["code"], "CARD_REMOVED", "fault at APDU {n}: {outcome} before {before}");
         let at = outcome["at"].as_str().unwrap_or("?").to_owned();
         *faults_in.entry(at.clone()).or_default() += 1;
         let mut host = bed.host();
@@ -443,6 +468,8 @@ fn piv_renewal_host_gone_at_every_message_is_finished_by_the_next_renewal() {
         if step == "login" || step == "generateKey:1" {
             assert_eq!(serials(&mid), serials(&before), "{step}: nothing changed on the card");
         }
+        // The service's admin rights died with the host: another program cannot use them.
+        assert_eq!(put_data_unauthenticated(&bed), "6982", "{step}: admin rights outlived the host");
         let finished = renew(&bed, &mut host, 10);
         assert_eq!(finished["ok"], true, "{step}: {finished}");
         assert!(finished["result"]["card"].get("interrupted").is_none(), "{step}: {finished}");
@@ -509,4 +536,17 @@ fn piv_renewal_of_rsa_and_p256_cards_with_either_management_key_makes_p384_pairs
         assert!(report.slots.iter().all(|s| s.algorithm == "ECCP384"), "{alg:?}: {report:#?}");
         assert_card_works(&bed, &after);
     }
+}
+
+#[test]
+fn piv_without_trust_anchors_renew_begin_is_trust_not_configured_before_the_card_is_touched() {
+    let bed = PivBed::due();
+    bed.env.write_config(&json!({"logFile": bed.env.log_path(), "logLevel": "debug"}));
+    let mut host = bed.host();
+    let card = status(&mut host, 1);
+    let begin = host.request(json!(2), "renewBegin", json!({"cardSerial": card["token"]["serial"]}));
+    assert_eq!(begin["error"]["code"], "TRUST_NOT_CONFIGURED", "{begin}");
+    assert!(!bed.env.log_text().contains("piv renewBegin"), "no card work was done");
+    let after = status(&mut host, 3);
+    assert_eq!(serials(&after), serials(&card));
 }
