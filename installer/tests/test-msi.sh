@@ -104,6 +104,14 @@ for entry in "${hosts_keys[@]}"; do
   key=${entry%|*} file=${entry#*|}
   check_eq "$key -> installed $file" "C:\\Program Files\\cis-renew\\$file" "$(key_value "$key")"
 done
+# Wine records no owner: whatever it creates belongs to the wine user, so the host refuses the
+# installed host.json (on Windows the MSI's files belong to SYSTEM or Administrators). That
+# refusal is the Windows owner/DACL check at work; the checks after it run on the defaults,
+# which the shipped host.json does not change.
+frames=$(python3 installer/tests/nm_client.py -- wine 'C:\Program Files\cis-renew\cis-renew-host.exe' chrome-extension://$chromium_id/ 2>&1)
+check "under wine the host refuses host.json, which wine says the wine user owns" sh -c \
+  "printf '%s\n' '$frames' | grep -q CONFIG_INVALID && printf '%s\n' '$frames' | grep -q 'owned by S-1-5-21-'"
+rm -f "$pd/host.json"
 frames=$(python3 installer/tests/nm_client.py --request '{"id":1,"command":"status"}' -- \
   wine 'C:\Program Files\cis-renew\cis-renew-host.exe' chrome-extension://$chromium_id/ 2>&1)
 check "installed .exe says hello first" sh -c "printf '%s\n' '$frames' | head -n1 | grep -q '\"type\": \"hello\"'"
@@ -152,6 +160,7 @@ wine msiexec /i "$msi2" /qn 'INSTALLDIR=C:\Tools\cis-renew\' </dev/null >/dev/nu
 check_eq "msiexec /i with INSTALLDIR exits 0" 0 $?
 check_eq "Chrome's key points into INSTALLDIR" 'C:\Tools\cis-renew\chrome.json' \
   "$(key_value 'HKLM\Software\Google\Chrome\NativeMessagingHosts\uk.nhs.cis_renew')"
+rm -f "$pd/host.json"  # wine's owner again (see above)
 frames=$(python3 installer/tests/nm_client.py -- wine 'C:\Tools\cis-renew\cis-renew-host.exe' 'C:\Tools\cis-renew\firefox.json' "$firefox_id" 2>&1)
 check "the host in INSTALLDIR says hello to Firefox's add-on ID" sh -c "printf '%s\n' '$frames' | head -n1 | grep -q hello"
 doctor=$(wine 'C:\Tools\cis-renew\cis-renew-host.exe' doctor --json --browser firefox </dev/null 2>/dev/null | tr -d '\r')

@@ -113,9 +113,11 @@ pub fn diagnose(inputs: &Inputs) -> Report {
             config
         }
         Err(error) => {
+            // The settings loader may have said how to fix it already.
             let fix = named_files(&config_path())
                 .iter()
                 .find_map(|path| permission_fix(path))
+                .filter(|_| !error.message.contains("Fix: "))
                 .map(|fix| format!(" Fix: {fix}."))
                 .unwrap_or_default();
             checks.push(check(
