@@ -47,4 +47,17 @@ printf '%s\t%s\t%s\t%s\t%s\r\n' \
 sed -i '3s/\t\t\t\r$/\r/' "$stage/MsiLockPermissionsEx.idt"
 msibuild "$msi" -i "$stage/MsiLockPermissionsEx.idt"
 
+# What the .wxs asks for but wixl does not write (MajorUpgrade's Schedule, Component's
+# NeverOverwrite and Permanent), set in the tables directly:
+# - the old product is removed right after InstallInitialize, inside the transaction, so a
+#   failed upgrade rolls back to the old product instead of leaving nothing;
+# - host.json (Attributes 400 = 64-bit 256 | NeverOverwrite 128 | Permanent 16) is never replaced
+#   when one is there, and removing the old product does not take it: IT's settings survive
+#   every upgrade, and an uninstall leaves them, as dpkg -r leaves /etc.
+for query in \
+  "UPDATE InstallExecuteSequence SET Sequence = 1501 WHERE Action = 'RemoveExistingProducts'" \
+  "UPDATE Component SET Attributes = 400 WHERE Component = 'DefaultConfig'"; do
+  msibuild "$msi" -q "$query" >/dev/null || { echo "build.sh: msibuild failed: $query" >&2; exit 1; }
+done
+
 echo "$msi"
