@@ -22,6 +22,20 @@ msi1=$(installer/windows/build.sh 1.0.0 | tail -n1) && msi2=$(installer/windows/
 check "MSI 1.0.0 and 1.1.0 built" test -s "$msi1" -a -s "$msi2"
 echo "   build took $(($(date +%s) - t0)) s"
 
+echo "== MSI: Authenticode"
+# A code-signing certificate made here, for this run only.
+signdir=$(mktemp -d)
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=cis-renew test signer" \
+  -addext "extendedKeyUsage=codeSigning" -addext "keyUsage=digitalSignature" \
+  -keyout "$signdir/key.pem" -out "$signdir/cert.pem" >/dev/null 2>&1
+signed=$(CIS_RENEW_SIGN_CERT="$signdir/cert.pem" CIS_RENEW_SIGN_KEY="$signdir/key.pem" installer/windows/build.sh 1.0.1 | tail -n1)
+check "the signed MSI verifies against the signing certificate" \
+  osslsigncode verify -CAfile "$signdir/cert.pem" -in "$signed"
+check "the .exe packed in it is signed and verifies" \
+  osslsigncode verify -CAfile "$signdir/cert.pem" -in installer/out/stage-windows-1.0.1/cis-renew-host.exe
+check "an unsigned build carries no signature" sh -c "! osslsigncode verify -in '$msi1' >/dev/null 2>&1"
+rm -rf "$signdir" "$signed" installer/out/stage-windows-1.0.1
+
 echo "== MSI: tables"
 export LC_ALL=C
 # msiinfo writes CRLF lines; the first three are the column names, types and table key.
@@ -55,6 +69,11 @@ check_eq "CreateFolder rows for the locked folders" "CONFIGDIR:DefaultConfig,INS
   "$(table CreateFolder | tr '\t' ':' | sort | tr '\n' ',')"
 check_eq "the SDDL equals install --system's (host/src/deploy/secure_dir.rs)" 1 \
   "$(grep -cF "\"$(table MsiLockPermissionsEx | awk -F'\t' '$1=="LockConfigDir" {print $4}')\"" host/src/deploy/secure_dir.rs)"
+check_eq "Apps entry: help and about links, contact" \
+  "ARPCONTACT=cis-renew maintainers,ARPHELPLINK=https://digital.nhs.uk/services/care-identity-service,ARPURLINFOABOUT=https://digital.nhs.uk/services/care-identity-service," \
+  "$(table Property | awk -F'\t' '$1 ~ /^ARP(HELPLINK|URLINFOABOUT|CONTACT)$/ {print $1"="$2}' | sort | tr '\n' ',')"
+check_eq "Apps entry: the install folder, set after CostFinalize" "51:ARPINSTALLLOCATION:[INSTALLDIR]:1001" \
+  "$(table CustomAction | awk -F'\t' '$1=="SetArpInstallLocation" {print $2":"$3":"$4}'):$(table InstallExecuteSequence | awk -F'\t' '$1=="SetArpInstallLocation" {print $3}')"
 check "LaunchCondition refuses a downgrade" sh -c "msiinfo export '$msi1' LaunchCondition | grep -q 'NOT WIX_DOWNGRADE_DETECTED'"
 seq=$(table InstallExecuteSequence | awk -F'\t' '$1=="RemoveExistingProducts"||$1=="InstallExecute"||$1=="InstallFinalize"||$1=="InstallInitialize" {print $1"="$3}' | sort | tr '\n' ',')
 check_eq "the old version is removed after InstallInitialize, inside the transaction" \
