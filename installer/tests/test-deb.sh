@@ -16,6 +16,8 @@ fi
 key=$(awk '/^```$/ {f = !f; next} f' docs/ids.md | head -n1)
 
 echo "== deb: build"
+# One time stamp for both builds below (a commit made while the test runs must not move it).
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 1700000000)}
 t0=$(date +%s)
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 deb=$(installer/linux/build-deb.sh "$version" | tail -n1)
