@@ -110,7 +110,8 @@ fn host_renewal(
 ) -> (Duration, u64) {
     let config = dir.join("host.json");
     let slot_map = json!({ READERS[1]: {"tokenLabel": label} });
-    let text = json!({"pkcs11Module": SOFTHSM_MODULE, "slotMap": slot_map, "logLevel": "off"});
+    let text = json!({"pkcs11Module": SOFTHSM_MODULE, "slotMap": slot_map, "logLevel": "off",
+        "trustAnchors": [ca.cert_pem_path()]});
     std::fs::write(&config, text.to_string()).expect("config");
     let mut child = Command::new(env!("CARGO_BIN_EXE_cis-renew-host"))
         .arg(cis_renew_host::deploy::identity::DEFAULT_ALLOWED_ORIGINS[0])

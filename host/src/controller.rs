@@ -2,6 +2,7 @@
 //! the answer. It only coordinates; handlers do the work and the outbox writes.
 
 use crate::handlers;
+use crate::piv::renewal::PivRenewal;
 use crate::protocol::frame::{read_frame, FrameError, MAX_INBOUND};
 use crate::protocol::message::event;
 use crate::protocol::message::{parse_request, reply_error, reply_ok};
@@ -17,7 +18,8 @@ use std::time::Instant;
 use zeroize::Zeroize;
 
 /// Commands this host answers; anything else is `UNKNOWN_COMMAND`.
-pub const COMMANDS: [&str; 6] = ["status", "watch", "unwatch", "renewBegin", "renewComplete", "renewCancel"];
+pub const COMMANDS: [&str; 7] =
+    ["status", "watch", "unwatch", "renewBegin", "renewAdmin", "renewComplete", "renewCancel"];
 
 /// Serves one browser connection.
 pub struct Controller {
@@ -26,12 +28,14 @@ pub struct Controller {
     watcher: Option<Watcher>,
     /// The open renewal (between `renewBegin` and `renewComplete`/`renewCancel`): one at a time.
     renewal: Option<Requested>,
+    /// The open renewal of a PIV card (`renewBegin` .. `renewComplete`/`renewCancel`).
+    piv: Option<PivRenewal>,
 }
 
 impl Controller {
     /// A controller that answers through `outbox`.
     pub fn new(services: Arc<Services>, outbox: Outbox) -> Controller {
-        Controller { services, outbox, watcher: None, renewal: None }
+        Controller { services, outbox, watcher: None, renewal: None, piv: None }
     }
 
     /// Serves requests until the browser closes stdin (or sends a frame that cannot be skipped).
@@ -70,6 +74,9 @@ impl Controller {
         self.watcher.take();
         // The browser went away mid-renewal: nobody will complete it, so remove its keys now
         // rather than at the next sign-in.
+        if self.piv.take().is_some() {
+            log::info!("open PIV renewal ended at exit (card reset; its journal finishes it next time)");
+        }
         if let Some(renewal) = self.renewal.take() {
             match renewal.cancel() {
                 Ok(()) => log::info!("open renewal cancelled at exit"),
@@ -90,7 +97,7 @@ impl Controller {
         };
         let started = Instant::now();
         let outcome = self.dispatch(&mut request);
-        self.services.set_renewal_open(self.renewal.is_some());
+        self.services.set_renewal_open(self.renewal.is_some() || self.piv.is_some());
         let command =
             if COMMANDS.contains(&request.command.as_str()) { request.command.as_str() } else { "(unknown)" };
         match outcome {
@@ -108,6 +115,10 @@ impl Controller {
     fn dispatch(&mut self, request: &mut Request) -> Result<Value, HostError> {
         match request.command.as_str() {
             "renewBegin" => {
+                if let Some(result) = self.begin_piv(request)? {
+                    return Ok(result);
+                }
+                let confirm_final_try = handlers::renew_begin::take_confirm_final_try(&mut request.params)?;
                 let pin = handlers::renew_begin::take_pin(&mut request.params)?;
                 if self.renewal.is_some() {
                     return Err(HostError::new(
@@ -116,11 +127,25 @@ impl Controller {
                     ));
                 }
                 let mut progress = self.progress(&request.id);
-                let requested = handlers::renew_begin::begin(&self.services, pin, &mut progress)?;
+                let requested =
+                    handlers::renew_begin::begin(&self.services, pin, confirm_final_try, &mut progress)?;
                 let result = handlers::renew_begin::result(&requested);
                 self.renewal = Some(requested);
                 self.services.set_renewal_open(true);
                 Ok(result)
+            }
+            "renewAdmin" => {
+                let mut progress = self.progress(&request.id);
+                handlers::renew_admin::handle(&mut self.piv, &mut request.params, &mut progress)
+            }
+            "renewComplete" if handlers::piv_renewal::owns(&self.piv, &request.params) => {
+                let params = handlers::renew_complete::parse(&request.params)?;
+                let mut progress = self.progress(&request.id);
+                self.services.set_renewal_open(false);
+                handlers::piv_renewal::complete(&self.services, &mut self.piv, params, &mut progress)
+            }
+            "renewCancel" if handlers::piv_renewal::owns(&self.piv, &request.params) => {
+                handlers::piv_renewal::cancel(&mut self.piv, &request.params)
             }
             "renewComplete" => {
                 let params = handlers::renew_complete::parse(&request.params)?;
@@ -158,6 +183,26 @@ impl Controller {
                 format!("Unknown command '{}'.", crate::protocol::message::truncate(other)),
             )),
         }
+    }
+
+    /// `renewBegin` on a PIV card (no passcode); `None` when the card is not one.
+    fn begin_piv(&mut self, request: &Request) -> Result<Option<Value>, HostError> {
+        if request.params.contains_key("pin") {
+            return Ok(None);
+        }
+        if self.renewal.is_some() || self.piv.is_some() {
+            return Err(HostError::new(
+                ErrorCode::Busy,
+                "A renewal is already in progress. Finish or cancel it first.",
+            ));
+        }
+        let Some(piv) = handlers::piv_renewal::try_begin(&self.services, &request.params)? else {
+            return Ok(None);
+        };
+        let result = piv.begin_result();
+        self.piv = Some(piv);
+        self.services.set_renewal_open(true);
+        Ok(Some(result))
     }
 
     /// A sink that turns renewal progress into `progress` events for request `id`.

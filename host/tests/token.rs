@@ -7,20 +7,18 @@
 //! tests use is provisioned (by the test bed, in child processes) before the module is loaded.
 //! Each test uses its own token.
 
+use cis_renew_host::certs::renewed::TrustPolicy;
 use cis_renew_host::certs::Role;
 use cis_renew_host::config::SlotBinding;
 use cis_renew_host::protocol::{ErrorCode, HostError};
 use cis_renew_host::renewal::install::Interrupted;
-use cis_renew_host::renewal::pairs::{current_pairs, groups};
 use cis_renew_host::renewal::steps::Progress;
 use cis_renew_host::renewal::{recovery, Opened, RoleRenewal, Settings};
 use cis_renew_host::token::card::{BoxedCard, Card, CryptokiCard, ObjectKind};
 use cis_renew_host::token::fault::{FailAt, FaultKind, FaultyCard, OpLog};
-use cis_renew_host::token::{PinState, TokenModule};
+use cis_renew_host::token::{Inventory, KeyAlgorithm, PinState, PublicKey, TokenModule, Visibility};
 use cis_renew_testbed::{provision, CardSpec, IssueRequest, SoftHsm, TestCa, SOFTHSM_MODULE};
 use cryptoki::types::AuthPin;
-use p384::ecdsa::signature::Verifier;
-use p384::pkcs8::DecodePublicKey;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use time::{Duration, OffsetDateTime};
@@ -29,7 +27,7 @@ use x509_cert::request::CertReq;
 
 const PIN: &str = "123456";
 /// One token per test, all provisioned before the module loads.
-const TOKENS: [&str; 10] = [
+const TOKENS: [&str; 11] = [
     "full",
     "sweep-recovery",
     "sweep-error",
@@ -40,6 +38,7 @@ const TOKENS: [&str; 10] = [
     "pin-length",
     "cancel",
     "not-due",
+    "already",
 ];
 
 struct Bed {
@@ -96,7 +95,8 @@ fn issue(role: &RoleRenewal, days: i64) -> Vec<u8> {
     let later = LATER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let request = CertReq::from_der(&role.csr).expect("csr");
     let subject = x509_cert::der::Encode::to_der(&request.info.subject).expect("subject");
-    let point = request.info.public_key.subject_public_key.as_bytes().expect("point").to_vec();
+    // The test CA takes any SubjectPublicKeyInfo.
+    let point = x509_cert::der::Encode::to_der(&request.info.public_key).expect("spki");
     let now = OffsetDateTime::now_utc();
     bed()
         .ca
@@ -119,13 +119,14 @@ fn issue(role: &RoleRenewal, days: i64) -> Vec<u8> {
 fn renew(card: BoxedCard) -> Result<(), HostError> {
     let mut sink = no_progress();
     let now = OffsetDateTime::now_utc();
-    let requested = Opened::new(card, Settings { window_days: 90 })
+    let requested = Opened::new(card, Settings { window_days: 90, new_key_algorithm: KeyAlgorithm::P384 })
         .sign_in(Some(&pin(PIN)), &mut sink)?
         .prepare(now)?
         .generate_keys(&mut sink)?
         .build_requests(&mut sink)?;
     let certificates: Vec<Vec<u8>> = requested.roles().iter().map(|r| issue(r, 45)).collect();
-    let proof = requested.verify(&certificates, &[], now)?;
+    let trust = TrustPolicy::load(&[bed().ca.cert_pem_path()], false)?;
+    let proof = requested.verify(&certificates, &trust, now)?;
     match requested.install(proof, &mut sink).and_then(|installed| installed.retire_old(&mut sink)) {
         Ok(_) | Err(Interrupted::FinishedByRecovery(_)) => Ok(()),
         Err(Interrupted::Failed(error)) => Err(error),
@@ -145,22 +146,20 @@ fn look(label: &str) -> Seen {
     let mut card = real_card(label);
     card.login(Some(&pin(PIN))).expect("login");
     let objects = card.objects().expect("objects");
-    let groups = groups(&objects);
-    let current = current_pairs(&groups);
+    let inventory = Inventory::new(&objects, Visibility::SignedIn);
+    let current = inventory.working_pairs();
     let mut working = Vec::new();
-    for (role, group) in &current {
-        let info = group.info.as_ref().expect("certificate");
-        let key = p384::PublicKey::from_public_key_der(&info.public_key_der).expect("P-384 certificate");
-        let private = group.private.as_ref().expect("private key").handle;
-        let signature = card.sign(private, b"proof of possession").expect("the key signs");
-        p384::ecdsa::VerifyingKey::from(key)
-            .verify(b"proof of possession", &signature)
-            .expect("the certificate verifies the key's signature");
-        working.push((*role, group.id.clone()));
+    for pair in &current {
+        let info = pair.group.info.as_ref().expect("certificate");
+        let key = PublicKey::from_spki_der(&info.public_key_der).expect("a known key algorithm");
+        let private = pair.group.private.as_ref().expect("private key").handle;
+        let signature = card.sign(private, key.algorithm(), b"proof of possession").expect("the key signs");
+        key.verify(b"proof of possession", &signature).expect("the certificate verifies the key's signature");
+        working.push((pair.role, pair.group.id.clone()));
     }
     let orphans = objects
         .iter()
-        .filter(|o| !current.iter().any(|(_, g)| g.id == o.id))
+        .filter(|o| !current.iter().any(|p| p.group.id == o.id))
         .map(|o| format!("{} {:?}", o.kind.as_str(), o.label))
         .collect();
     Seen { working, orphans }
@@ -282,10 +281,23 @@ fn recovery_interrupted_at_every_action_is_finished_by_the_next_one() {
 
 fn sign_in_error(card: FaultyCard<CryptokiCard>, pin_text: &str) -> HostError {
     let mut sink = no_progress();
-    match Opened::new(Box::new(card), Settings { window_days: 90 }).sign_in(Some(&pin(pin_text)), &mut sink) {
+    match Opened::new(Box::new(card), Settings { window_days: 90, new_key_algorithm: KeyAlgorithm::P384 })
+        .sign_in(Some(&pin(pin_text)), &mut sink)
+    {
         Ok(_) => panic!("sign-in should fail"),
         Err(error) => error,
     }
+}
+
+#[test]
+fn sign_in_checks_the_passcode_when_the_token_is_signed_in_already() {
+    // Another session of this process signed in: CKR_USER_ALREADY_LOGGED_IN must not pass
+    // for a checked passcode.
+    let mut other = real_card("already");
+    other.login(Some(&pin(PIN))).expect("login");
+    let (card, _) = faulty("already", None);
+    let error = sign_in_error(card, "654321");
+    assert_eq!(error.code, ErrorCode::PinIncorrect, "{error:?}");
 }
 
 #[test]
@@ -317,6 +329,32 @@ fn sign_in_wrong_pin_that_locks_reports_locked() {
     assert_eq!(error.code, ErrorCode::PinLocked);
 }
 
+// Issue 14: at the final try the host does not spend the last try unless the request says the
+// holder confirmed (`confirmFinalTry`).
+#[test]
+fn sign_in_at_final_try_without_confirmation_is_refused_before_login() {
+    let (card, log) = faulty("pin-final", None);
+    let error = sign_in_error(card.with_pin_state(PinState::FinalTry), "654321");
+    assert_eq!(error.code, ErrorCode::PinFinalTry);
+    assert_eq!(error.code.as_str(), "PIN_FINAL_TRY");
+    assert_eq!(error.extra.get("triesLeft").and_then(|v| v.as_u64()), Some(1));
+    assert!(!log.names().contains(&"login"), "the card is not asked: {:?}", log.names());
+}
+
+#[test]
+fn sign_in_at_final_try_with_confirmation_asks_the_card() {
+    let (card, log) = faulty("pin-final", None);
+    let mut sink = no_progress();
+    let signed_in = Opened::new(
+        Box::new(card.with_pin_state(PinState::FinalTry)),
+        Settings { window_days: 90, new_key_algorithm: KeyAlgorithm::P384 },
+    )
+    .final_try_confirmed(true)
+    .sign_in(Some(&pin(PIN)), &mut sink);
+    assert!(signed_in.is_ok(), "the right passcode signs in at the final try once confirmed");
+    assert!(log.names().contains(&"login"), "{:?}", log.names());
+}
+
 #[test]
 fn sign_in_locked_card_is_refused_before_login() {
     let (card, log) = faulty("pin-locked", None);
@@ -340,12 +378,15 @@ fn sign_in_pin_outside_token_limits_is_refused_before_login() {
 fn cancel_removes_pending_keys_and_keeps_old_pairs() {
     let before = look("cancel");
     let mut sink = no_progress();
-    let requested = Opened::new(Box::new(real_card("cancel")), Settings { window_days: 90 })
-        .sign_in(Some(&pin(PIN)), &mut sink)
-        .and_then(|s| s.prepare(OffsetDateTime::now_utc()))
-        .and_then(|r| r.generate_keys(&mut sink))
-        .and_then(|k| k.build_requests(&mut sink))
-        .expect("begin");
+    let requested = Opened::new(
+        Box::new(real_card("cancel")),
+        Settings { window_days: 90, new_key_algorithm: KeyAlgorithm::P384 },
+    )
+    .sign_in(Some(&pin(PIN)), &mut sink)
+    .and_then(|s| s.prepare(OffsetDateTime::now_utc()))
+    .and_then(|r| r.generate_keys(&mut sink))
+    .and_then(|k| k.build_requests(&mut sink))
+    .expect("begin");
     for role in requested.roles() {
         let csr = tempfile::NamedTempFile::new().expect("file");
         std::fs::write(csr.path(), &role.csr).expect("write");
@@ -357,11 +398,10 @@ fn cancel_removes_pending_keys_and_keeps_old_pairs() {
             .expect("openssl");
         assert!(out.status.success(), "openssl req -verify: {}", String::from_utf8_lossy(&out.stderr));
     }
-    let during = {
-        let mut card = real_card("cancel");
-        card.login(Some(&pin(PIN))).expect("login");
-        card.objects().expect("objects")
-    };
+    // PKCS#11 sign-in is per application: the renewal's session signed this process in, so
+    // a second session sees the private keys without signing in (which would sign out first).
+    let during = real_card("cancel").objects().expect("objects");
+    assert!(during.iter().any(|o| o.kind == ObjectKind::PrivateKey), "private keys visible");
     let pending = during.iter().filter(|o| o.label.starts_with("cis-renew pending")).count();
     assert_eq!(pending, 4, "two pending key pairs while the renewal is open");
     assert!(during.iter().all(|o| o.kind != ObjectKind::Certificate || !o.label.starts_with("cis-renew")));
@@ -374,9 +414,12 @@ fn cancel_removes_pending_keys_and_keeps_old_pairs() {
 #[test]
 fn prepare_card_not_due_is_not_renewable_after_login() {
     let mut sink = no_progress();
-    let result = Opened::new(Box::new(real_card("not-due")), Settings { window_days: 90 })
-        .sign_in(Some(&pin(PIN)), &mut sink)
-        .and_then(|s| s.prepare(OffsetDateTime::now_utc()));
+    let result = Opened::new(
+        Box::new(real_card("not-due")),
+        Settings { window_days: 90, new_key_algorithm: KeyAlgorithm::P384 },
+    )
+    .sign_in(Some(&pin(PIN)), &mut sink)
+    .and_then(|s| s.prepare(OffsetDateTime::now_utc()));
     let error = result.err().expect("not renewable");
     assert_eq!(error.code, ErrorCode::NotRenewable);
     assert_eq!(error.extra.get("reason").and_then(|v| v.as_str()), Some("NOT_DUE"));

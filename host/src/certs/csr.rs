@@ -6,34 +6,30 @@
 //! errors typed (a `signature::Signer` could only return an opaque error). The subject is the
 //! current certificate's subject DER, decoded and checked to re-encode to the same bytes, so
 //! the request asks for exactly the same name. The request carries an extensionRequest with the
-//! role's key usage. Before it leaves the host, its signature is verified with `p384` against
-//! the key the card reported.
+//! role's key usage. Before it leaves the host, its signature is verified (`p256`, `p384` or
+//! `rsa`, by the key's algorithm) against the key the card reported.
 
 use super::Role;
 use crate::protocol::{ErrorCode, HostError};
-use p384::ecdsa::signature::{Keypair, Verifier};
-use p384::ecdsa::{DerSignature, VerifyingKey};
+use crate::token::algorithm::{KeyAlgorithm, PublicKey, Signature};
+use p384::ecdsa::signature::Keypair;
 use x509_cert::builder::{Builder, RequestBuilder};
-use x509_cert::der::asn1::BitString;
-use x509_cert::der::{Decode, Encode};
+use x509_cert::der::asn1::{BitString, Null};
+use x509_cert::der::{Any, Decode, Encode};
 use x509_cert::ext::pkix::{KeyUsage, KeyUsages};
 use x509_cert::name::Name;
 use x509_cert::request::CertReq;
-use x509_cert::spki::{
-    AlgorithmIdentifierOwned, DynSignatureAlgorithmIdentifier, EncodePublicKey, ObjectIdentifier,
-    SubjectPublicKeyInfoOwned,
-};
+use x509_cert::spki::{AlgorithmIdentifierOwned, DynSignatureAlgorithmIdentifier};
 
-/// ecdsa-with-SHA384 (1.2.840.10045.4.3.3).
-pub const ECDSA_WITH_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
+pub use crate::token::algorithm::ECDSA_WITH_SHA384;
 
-/// Something that signs with a P-384 key: the card (through `token::card::Card`), or a software
-/// key in tests.
+/// Something that signs with a key: the card (through `token::card::Card`), or a software key
+/// in tests.
 pub trait RequestSigner {
     /// The public half of the signing key.
-    fn public_key(&self) -> p384::PublicKey;
-    /// ECDSA P-384 over SHA-384 of `message`.
-    fn sign(&mut self, message: &[u8]) -> Result<p384::ecdsa::Signature, HostError>;
+    fn public_key(&self) -> PublicKey;
+    /// Signs `message` as the key's algorithm does (see [`KeyAlgorithm::signature_oid`]).
+    fn sign(&mut self, message: &[u8]) -> Result<Signature, HostError>;
 }
 
 /// The key usage a role's certificate carries.
@@ -48,19 +44,29 @@ pub fn key_usage_for(role: Role) -> Result<KeyUsage, HostError> {
     }
 }
 
-/// The public key as the builder wants it, with ecdsa-with-SHA384 as the signature algorithm.
-struct PublicHalf(VerifyingKey);
+/// The signature AlgorithmIdentifier for a key: no parameters for ECDSA, NULL for RSA
+/// (RFC 4055 §5).
+pub fn signature_algorithm(algorithm: KeyAlgorithm) -> AlgorithmIdentifierOwned {
+    let parameters = match algorithm {
+        KeyAlgorithm::Rsa { .. } => Any::encode_from(&Null).ok(),
+        KeyAlgorithm::Ec(_) => None,
+    };
+    AlgorithmIdentifierOwned { oid: algorithm.signature_oid(), parameters }
+}
+
+/// The public key as the builder wants it, with its signature algorithm.
+struct PublicHalf(PublicKey);
 
 impl Keypair for PublicHalf {
-    type VerifyingKey = VerifyingKey;
-    fn verifying_key(&self) -> VerifyingKey {
-        self.0
+    type VerifyingKey = PublicKey;
+    fn verifying_key(&self) -> PublicKey {
+        self.0.clone()
     }
 }
 
 impl DynSignatureAlgorithmIdentifier for PublicHalf {
     fn signature_algorithm_identifier(&self) -> x509_cert::spki::Result<AlgorithmIdentifierOwned> {
-        Ok(AlgorithmIdentifierOwned { oid: ECDSA_WITH_SHA384, parameters: None })
+        Ok(signature_algorithm(self.0.algorithm()))
     }
 }
 
@@ -86,21 +92,20 @@ pub fn build_request(
         ));
     }
     let public_key = signer.public_key();
-    let half = PublicHalf(VerifyingKey::from(public_key));
+    let half = PublicHalf(public_key.clone());
     let mut builder = RequestBuilder::new(subject).map_err(|e| build_error("builder", e))?;
     builder.add_extension(&key_usage_for(role)?).map_err(|e| build_error("key usage", e))?;
     let to_sign = builder.finalize(&half).map_err(|e| build_error("request info", e))?;
     let signature = signer.sign(&to_sign)?;
-    let bits =
-        BitString::from_bytes(signature.to_der().as_bytes()).map_err(|e| build_error("signature", e))?;
+    let bits = BitString::from_bytes(&signature.to_x509_bytes()).map_err(|e| build_error("signature", e))?;
     let request = builder.assemble(bits, &half).map_err(|e| build_error("assembly", e))?;
     let der = request.to_der().map_err(|e| build_error("encoding", e))?;
     verify_request(&der, &public_key)?;
     Ok(der)
 }
 
-/// Checks that `csr` is a DER request for `key`, signed with ecdsa-with-SHA384 by that key.
-pub fn verify_request(csr: &[u8], key: &p384::PublicKey) -> Result<(), HostError> {
+/// Checks that `csr` is a DER request for `key`, signed by that key with its algorithm.
+pub fn verify_request(csr: &[u8], key: &PublicKey) -> Result<(), HostError> {
     let bad = |detail: String| {
         HostError::new(
             ErrorCode::TokenError,
@@ -112,20 +117,17 @@ pub fn verify_request(csr: &[u8], key: &p384::PublicKey) -> Result<(), HostError
     if request.to_der().map_err(|e| bad(e.to_string()))? != csr {
         return Err(bad("the request does not re-encode identically".into()));
     }
-    if request.algorithm.oid != ECDSA_WITH_SHA384 {
+    if request.algorithm.oid != key.algorithm().signature_oid() {
         return Err(bad(format!("unexpected algorithm {}", request.algorithm.oid)));
     }
-    let expected = key.to_public_key_der().map_err(|e| bad(e.to_string()))?;
-    let expected =
-        SubjectPublicKeyInfoOwned::from_der(expected.as_bytes()).map_err(|e| bad(e.to_string()))?;
-    if request.info.public_key != expected {
+    let named = request.info.public_key.to_der().map_err(|e| bad(e.to_string()))?;
+    if PublicKey::from_spki_der(&named).as_ref() != Some(key) {
         return Err(bad("the request names another key".into()));
     }
     let signed = request.info.to_der().map_err(|e| bad(e.to_string()))?;
     let signature_bytes =
         request.signature.as_bytes().ok_or_else(|| bad("signature has unused bits".into()))?;
-    let signature = DerSignature::from_bytes(signature_bytes).map_err(|e| bad(e.to_string()))?;
-    VerifyingKey::from(key).verify(&signed, &signature).map_err(|e| bad(e.to_string()))
+    key.verify_x509(&signed, signature_bytes).map_err(bad)
 }
 
 #[cfg(test)]
@@ -140,11 +142,23 @@ pub(crate) mod tests {
     pub(crate) struct SoftSigner(pub SigningKey);
 
     impl RequestSigner for SoftSigner {
-        fn public_key(&self) -> p384::PublicKey {
-            p384::PublicKey::from(self.0.verifying_key())
+        fn public_key(&self) -> PublicKey {
+            PublicKey::P384(p384::PublicKey::from(self.0.verifying_key()))
         }
-        fn sign(&mut self, message: &[u8]) -> Result<p384::ecdsa::Signature, HostError> {
-            Ok(self.0.sign(message))
+        fn sign(&mut self, message: &[u8]) -> Result<Signature, HostError> {
+            Ok(Signature::P384(self.0.sign(message)))
+        }
+    }
+
+    /// A software P-256 key.
+    struct SoftP256(p256::ecdsa::SigningKey);
+
+    impl RequestSigner for SoftP256 {
+        fn public_key(&self) -> PublicKey {
+            PublicKey::P256(p256::PublicKey::from(self.0.verifying_key()))
+        }
+        fn sign(&mut self, message: &[u8]) -> Result<Signature, HostError> {
+            Ok(Signature::P256(self.0.sign(message)))
         }
     }
 
@@ -152,11 +166,11 @@ pub(crate) mod tests {
     struct LyingSigner(SigningKey, SigningKey);
 
     impl RequestSigner for LyingSigner {
-        fn public_key(&self) -> p384::PublicKey {
-            p384::PublicKey::from(self.0.verifying_key())
+        fn public_key(&self) -> PublicKey {
+            PublicKey::P384(p384::PublicKey::from(self.0.verifying_key()))
         }
-        fn sign(&mut self, message: &[u8]) -> Result<p384::ecdsa::Signature, HostError> {
-            Ok(self.1.sign(message))
+        fn sign(&mut self, message: &[u8]) -> Result<Signature, HostError> {
+            Ok(Signature::P384(self.1.sign(message)))
         }
     }
 
@@ -201,13 +215,24 @@ pub(crate) mod tests {
     fn verify_request_rejects_other_key_and_tampering() {
         let mut signer = SoftSigner(key(5));
         let csr = build_request(&subject(), Role::Signing, &mut signer).expect("csr");
-        let other = p384::PublicKey::from(key(6).verifying_key());
+        let other = PublicKey::P384(p384::PublicKey::from(key(6).verifying_key()));
         assert_eq!(verify_request(&csr, &other).expect_err("other key").code, ErrorCode::TokenError);
         let mut tampered = csr.clone();
         let at = tampered.len() / 3;
         tampered[at] ^= 0x01;
         assert!(verify_request(&tampered, &signer.public_key()).is_err());
         assert!(verify_request(b"garbage", &signer.public_key()).is_err());
+    }
+
+    #[test]
+    fn build_request_with_a_p256_key_uses_ecdsa_with_sha256() {
+        let mut signer = SoftP256(p256::ecdsa::SigningKey::from_slice(&[4u8; 32]).expect("key"));
+        let csr = build_request(&subject(), Role::Authentication, &mut signer).expect("csr");
+        let request = CertReq::from_der(&csr).expect("request");
+        assert_eq!(request.algorithm.oid, crate::token::algorithm::ECDSA_WITH_SHA256);
+        verify_request(&csr, &signer.public_key()).expect("verifies");
+        let p384_key = SoftSigner(key(5)).public_key();
+        assert!(verify_request(&csr, &p384_key).is_err(), "another algorithm's key");
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub enum Role {
     Authentication,
     /// Signs documents: key usage nonRepudiation (contentCommitment).
     Signing,
-    /// Anything else (no key usage, or encipherment only).
+    /// Anything else: CA certificates, no key usage, or encipherment only.
     Other,
 }
 
@@ -63,7 +63,13 @@ pub fn parse_certificate(der: &[u8]) -> Result<CertificateInfo, String> {
         return Err(format!("{} bytes follow the certificate", rest.len()));
     }
     let key_usage = certificate.key_usage().map_err(|e| format!("key usage extension is malformed ({e})"))?;
+    let is_ca = certificate
+        .basic_constraints()
+        .map_err(|e| format!("basic constraints extension is malformed ({e})"))?
+        .is_some_and(|constraints| constraints.value.ca);
+    // A CA certificate's key usage may include digitalSignature; it is still not the user's.
     let role = match key_usage {
+        Some(_) if is_ca => Role::Other,
         Some(usage) => Role::from_key_usage(usage.value.digital_signature(), usage.value.non_repudiation()),
         None => Role::Other,
     };

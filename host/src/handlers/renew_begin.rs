@@ -1,4 +1,4 @@
-//! `renewBegin` `{"pin"}`: signs in to the card in the managed reader, finishes or undoes any
+//! `renewBegin` `{"pin", "confirmFinalTry"}`: signs in to the card in the managed reader, finishes or undoes any
 //! interrupted renewal, makes one new P-384 key pair per role on the card and returns one
 //! signed request per role: `{"renewalId", "requests": [{"role", "subject", "csr"}]}`.
 //!
@@ -6,13 +6,15 @@
 //! out of the request, held in wiped memory, and dropped right after the login.
 
 use super::params;
-use super::status::status_for_readers;
+use super::status::managed_card;
+use crate::certs::NotRenewableReason;
 use crate::protocol::{ErrorCode, HostError};
 use crate::readers::presence::PcscPresence;
 use crate::readers::Readers;
 use crate::renewal::steps::ProgressSink;
 use crate::renewal::{Opened, Requested, Settings};
 use crate::services::Services;
+use crate::token::algorithm::KeyAlgorithm;
 use crate::token::card::CryptokiCard;
 use crate::token::lock::CardLock;
 use base64::Engine;
@@ -23,6 +25,16 @@ use zeroize::Zeroizing;
 
 /// Longest passcode accepted in a request (before the token's own limit is checked).
 const MAX_PIN_BYTES: usize = 256;
+
+/// Takes `confirmFinalTry` out of `params` (false when absent): the holder accepted that a
+/// wrong passcode at the final try locks the card.
+pub fn take_confirm_final_try(params: &mut Map<String, Value>) -> Result<bool, HostError> {
+    match params.remove("confirmFinalTry") {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(confirmed)) => Ok(confirmed),
+        Some(_) => Err(HostError::bad_request("The parameter 'confirmFinalTry' must be true or false.")),
+    }
+}
 
 /// Takes the PIN out of `params` (so no copy stays in the request) and checks the rest.
 pub fn take_pin(params: &mut Map<String, Value>) -> Result<Option<AuthPin>, HostError> {
@@ -46,53 +58,60 @@ pub fn take_pin(params: &mut Map<String, Value>) -> Result<Option<AuthPin>, Host
 pub fn begin(
     services: &Services,
     pin: Option<AuthPin>,
+    confirm_final_try: bool,
     progress: ProgressSink<'_>,
 ) -> Result<Requested, HostError> {
-    let readers = Readers::connect()?.list()?;
-    let report = status_for_readers(services, &readers)?;
-    let Some(card) = report.card else {
-        let reason = report.reason.unwrap_or("NO_CARD");
-        return Err(
-            HostError::new(ErrorCode::NoCard, "No card is in the managed reader.").with("reason", reason)
-        );
-    };
-    // Refuse before asking the card for the passcode, unless the card shows an interrupted
-    // renewal: then sign in anyway, so recovery can finish it.
-    if !card.renewable && !card.interrupted {
-        return Err(match card.reason {
-            Some("PIN_LOCKED") => HostError::new(
-                ErrorCode::PinLocked,
-                "The passcode is locked. Unlock the card first, then renew.",
-            ),
-            reason => {
-                HostError::new(ErrorCode::NotRenewable, describe(reason)).with("reason", reason.unwrap_or(""))
-            }
-        });
+    // Fail closed: without anchors no answer could be accepted, so do not spend the passcode
+    // or make keys on the card.
+    if services.config.trust_anchors.is_empty() {
+        return Err(crate::certs::renewed::not_configured());
     }
-    let presence = PcscPresence::capture(&card.reader)?;
+    let readers = Readers::connect()?.list()?;
+    let card = match managed_card(services, &readers)? {
+        Ok(card) => card,
+        Err(reason) => {
+            return Err(
+                HostError::new(ErrorCode::NoCard, "No card is in the managed reader.").with("reason", reason)
+            )
+        }
+    };
+    // The same rule as `status`, on the same model: refuse before asking the card for the
+    // passcode, unless the card shows an interrupted renewal; then sign in anyway, so recovery
+    // can finish it (and the rule is applied again to the recovered card).
+    let verdict = card.eligibility(OffsetDateTime::now_utc(), services.config.renewal_window_days);
+    if let Some(reason) = verdict.reason {
+        if !card.inventory.interrupted() || reason == NotRenewableReason::PinLocked {
+            return Err(not_renewable(reason));
+        }
+    }
+    let presence = PcscPresence::capture(&card.reader.name)?;
     let module = services.token()?;
     let slot = module
-        .slot_for_reader(&card.reader, services.config.slot_map.get(&card.reader))?
+        .slot_for_reader(&card.reader.name, services.config.slot_map.get(&card.reader.name))?
         .ok_or_else(|| HostError::new(ErrorCode::NoCard, "The card in the managed reader has gone."))?;
     // Before signing in: recovery at sign-in must not mistake another host's open renewal on
     // this card for leftovers.
-    let lock = CardLock::acquire(&card.token.serial)?;
+    let lock = CardLock::acquire(&card.summary.serial)?;
     let session = CryptokiCard::open(module, slot, Some(Box::new(presence)))?.with_lock(lock);
-    let settings = Settings { window_days: services.config.renewal_window_days };
-    let signed_in = Opened::new(Box::new(session), settings).sign_in(pin.as_ref(), progress)?;
+    let settings =
+        Settings { window_days: services.config.renewal_window_days, new_key_algorithm: KeyAlgorithm::P384 };
+    let signed_in = Opened::new(Box::new(session), settings)
+        .final_try_confirmed(confirm_final_try)
+        .sign_in(pin.as_ref(), progress)?;
     drop(pin);
     let ready = signed_in.prepare(OffsetDateTime::now_utc())?;
     let keys = ready.generate_keys(progress)?;
     keys.build_requests(progress)
 }
 
-fn describe(reason: Option<&str>) -> &'static str {
-    use crate::certs::NotRenewableReason as R;
-    let all = [R::NoCertificates, R::NotDue, R::Expired, R::PinLocked, R::PinNotInitialized];
-    all.into_iter()
-        .find(|r| Some(r.as_str()) == reason)
-        .map(|r| r.describe())
-        .unwrap_or("The card cannot be renewed now.")
+/// The refusal for a card the rule says no to.
+pub(crate) fn not_renewable(reason: NotRenewableReason) -> HostError {
+    match reason {
+        NotRenewableReason::PinLocked => {
+            HostError::new(ErrorCode::PinLocked, "The passcode is locked. Unlock the card first, then renew.")
+        }
+        reason => HostError::new(ErrorCode::NotRenewable, reason.describe()).with("reason", reason.as_str()),
+    }
 }
 
 /// The `renewBegin` result.
@@ -129,6 +148,15 @@ mod tests {
             let mut params = bad.as_object().expect("object").clone();
             assert_eq!(take_pin(&mut params).expect_err("bad").code, ErrorCode::BadRequest, "{bad}");
         }
+        let mut confirm = json!({"pin": "1", "confirmFinalTry": true}).as_object().expect("object").clone();
+        assert!(take_confirm_final_try(&mut confirm).expect("bool"));
+        assert!(
+            take_pin(&mut confirm).is_ok(),
+            "confirmFinalTry is taken out before the exact-members check"
+        );
+        assert!(!take_confirm_final_try(&mut Map::new()).expect("absent"));
+        let mut wrong = json!({"confirmFinalTry": "yes"}).as_object().expect("object").clone();
+        assert_eq!(take_confirm_final_try(&mut wrong).expect_err("string").code, ErrorCode::BadRequest);
         let mut long = Map::new();
         long.insert("pin".into(), json!("1".repeat(MAX_PIN_BYTES + 1)));
         assert_eq!(take_pin(&mut long).expect_err("long").code, ErrorCode::PinInvalid);

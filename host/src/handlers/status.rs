@@ -3,13 +3,12 @@
 
 use super::params;
 use crate::certs::window::PinGate;
-use crate::certs::{assess_card, assess_certificate, parse_certificate, CertificateInfo, Eligibility};
+use crate::certs::{assess_certificate, CardEligibility, CertificateInfo, Eligibility};
+use crate::config::CardBackend;
 use crate::protocol::HostError;
 use crate::readers::{ReaderInfo, Readers};
-use crate::renewal::pairs::RENEWED_ROLES;
-use crate::renewal::recovery::looks_interrupted;
 use crate::services::Services;
-use crate::token::objects::PENDING_LABEL_PREFIX;
+use crate::token::inventory::{Inventory, RENEWED_ROLES};
 use crate::token::{PinState, TokenSummary};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -70,6 +69,17 @@ pub struct CardReport {
     /// login) finishes or undoes it. Only present when true.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// With `interrupted` on a PIV card: the roles whose new certificate is not on the card
+    /// yet. Only present when not empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub remaining: Vec<&'static str>,
+    /// The renewal service authorises changes to this card with its card-management key (a
+    /// PIV card): `renewBegin` takes no passcode, `renewAdmin` does. Only present when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub card_admin: bool,
+    /// Passcode tries left, where the card says (PIV). Only present when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin_tries_left: Option<u8>,
 }
 
 /// Token identity.
@@ -128,15 +138,14 @@ pub fn handle(services: &Services, params: &Map<String, Value>) -> Result<Value,
 /// Reads readers and the managed card now.
 pub fn status(services: &Services) -> Result<StatusReport, HostError> {
     let readers = Readers::connect()?.list()?;
-    status_for_readers(services, &readers)
+    status_for_readers(services, &readers, services.renewal_open())
 }
 
-/// Builds the report for readers already listed (the watcher has them in hand).
-pub fn status_for_readers(services: &Services, readers: &[ReaderInfo]) -> Result<StatusReport, HostError> {
-    let names: Vec<&str> = readers.iter().map(|r| r.name.as_str()).collect();
-    let managed = services.reader_rule().pick(&names);
-    let mut report = StatusReport {
-        readers: readers
+impl ReaderEntry {
+    /// The entries for `readers`, marking the one at `managed` (shared by `status` and the
+    /// watcher's `readers` event).
+    pub fn list(readers: &[ReaderInfo], managed: Option<usize>) -> Vec<ReaderEntry> {
+        readers
             .iter()
             .enumerate()
             .map(|(i, r)| ReaderEntry {
@@ -144,70 +153,133 @@ pub fn status_for_readers(services: &Services, readers: &[ReaderInfo]) -> Result
                 card_present: r.card_present,
                 managed: Some(i) == managed,
             })
-            .collect(),
+            .collect()
+    }
+}
+
+/// The card in the managed reader as the status sees it, before sign-in: what `renewBegin`
+/// checks before it asks for the passcode.
+pub struct ManagedCard {
+    /// The reader.
+    pub reader: ReaderInfo,
+    /// The token's identity and passcode state.
+    pub summary: TokenSummary,
+    /// The card model from public objects.
+    pub inventory: Inventory,
+    /// A PIV card's own reading (GUID, slots, PIN tries), when the PIV backend drives it.
+    pub piv: Option<crate::piv::inventory::Inventory>,
+}
+
+impl ManagedCard {
+    /// The passcode facts that gate renewal.
+    pub fn pin_gate(&self) -> PinGate {
+        PinGate {
+            locked: self.summary.pin == PinState::Locked,
+            not_initialized: self.summary.pin == PinState::NotInitialized,
+        }
+    }
+
+    /// The card model's one eligibility rule, at `now`.
+    pub fn eligibility(&self, now: OffsetDateTime, window_days: u32) -> CardEligibility {
+        self.inventory.eligibility(now, window_days, self.pin_gate())
+    }
+}
+
+/// Reads the managed card's model, or says why there is none (`NO_READERS`,
+/// `NO_MANAGED_READER`, `NO_CARD`, `NO_TOKEN`).
+pub fn managed_card(
+    services: &Services,
+    readers: &[ReaderInfo],
+) -> Result<Result<ManagedCard, &'static str>, HostError> {
+    let names: Vec<&str> = readers.iter().map(|r| r.name.as_str()).collect();
+    let reader = match services.reader_rule().pick(&names) {
+        None if readers.is_empty() => return Ok(Err("NO_READERS")),
+        None => return Ok(Err("NO_MANAGED_READER")),
+        Some(i) => &readers[i],
+    };
+    if !reader.card_present {
+        return Ok(Err("NO_CARD"));
+    }
+    match piv_card(services, reader)? {
+        PivProbe::Card(piv) => {
+            let summary = piv.summary();
+            let inventory = piv.card_model();
+            return Ok(Ok(ManagedCard { reader: reader.clone(), summary, inventory, piv: Some(*piv) }));
+        }
+        PivProbe::NoToken => return Ok(Err("NO_TOKEN")),
+        PivProbe::NotPiv => {}
+    }
+    let module = services.token()?;
+    let Some(slot) = module.slot_for_reader(&reader.name, services.config.slot_map.get(&reader.name))? else {
+        return Ok(Err("NO_TOKEN"));
+    };
+    let summary = module.summary(slot)?;
+    let inventory = module.inventory(slot)?;
+    Ok(Ok(ManagedCard { reader: reader.clone(), summary, inventory, piv: None }))
+}
+
+enum PivProbe {
+    Card(Box<crate::piv::inventory::Inventory>),
+    NoToken,
+    NotPiv,
+}
+
+/// The card as a PIV card, when `cardBackend` allows and the card answers SELECT.
+fn piv_card(services: &Services, reader: &ReaderInfo) -> Result<PivProbe, HostError> {
+    if services.config.card_backend == CardBackend::Pkcs11 {
+        return Ok(PivProbe::NotPiv);
+    }
+    match crate::piv::inventory::read(&reader.name) {
+        Ok(Some(inventory)) => Ok(PivProbe::Card(Box::new(inventory))),
+        Ok(None) if services.config.card_backend == CardBackend::Piv => Ok(PivProbe::NoToken),
+        Ok(None) => Ok(PivProbe::NotPiv),
+        // This host's own PIV renewal holds the card exclusively.
+        Err(crate::piv::PivError::Pcsc(pcsc::Error::SharingViolation)) if services.renewal_open() => {
+            Err(HostError::new(
+                crate::protocol::ErrorCode::Busy,
+                "The card is being renewed; its status is shown when the renewal ends.",
+            ))
+        }
+        Err(e) if services.config.card_backend == CardBackend::Piv => Err(e.into()),
+        Err(e) => {
+            log::debug!("PIV probe failed ({e}); trying PKCS#11");
+            Ok(PivProbe::NotPiv)
+        }
+    }
+}
+
+/// Builds the report for readers already listed (the watcher has them in hand).
+/// `own_renewal_open`: this host has a renewal open on the card, so its pending objects are
+/// work in progress, not an interruption.
+pub fn status_for_readers(
+    services: &Services,
+    readers: &[ReaderInfo],
+    own_renewal_open: bool,
+) -> Result<StatusReport, HostError> {
+    let names: Vec<&str> = readers.iter().map(|r| r.name.as_str()).collect();
+    let managed = services.reader_rule().pick(&names);
+    let mut report = StatusReport {
+        readers: ReaderEntry::list(readers, managed),
         managed_reader: managed.map(|i| readers[i].name.clone()),
         reason: None,
         card: None,
     };
-    let reader = match managed {
-        None if readers.is_empty() => return Ok(report.without_card("NO_READERS")),
-        None => return Ok(report.without_card("NO_MANAGED_READER")),
-        Some(i) => &readers[i],
+    let card = match managed_card(services, readers)? {
+        Ok(card) => card,
+        Err(reason) => return Ok(report.without_card(reason)),
     };
-    if !reader.card_present {
-        return Ok(report.without_card("NO_CARD"));
+    let mut entry = card_report(&card, services.config.renewal_window_days);
+    entry.interrupted = !own_renewal_open && card.inventory.interrupted();
+    if let Some(piv) = &card.piv {
+        entry.card_admin = true;
+        entry.pin_tries_left = piv.tries_left();
+        if !own_renewal_open {
+            entry.remaining = crate::piv::journal::remaining(piv);
+            entry.interrupted = !entry.remaining.is_empty();
+        }
     }
-    let module = services.token()?;
-    let Some(slot) = module.slot_for_reader(&reader.name, services.config.slot_map.get(&reader.name))? else {
-        return Ok(report.without_card("NO_TOKEN"));
-    };
-    let summary = module.summary(slot)?;
-    let stored = module.certificates(slot)?;
-    let labelled: Vec<(String, Vec<u8>)> = stored.iter().map(|s| (s.label.clone(), s.der.clone())).collect();
-    // This host's own open renewal has pending keys too; those are not an interruption.
-    let interrupted =
-        !services.renewal_open() && looks_interrupted(module.pending_public_objects(slot)?, &labelled);
-    let parsed: Vec<CertificateInfo> = stored
-        .into_iter()
-        .filter(|stored| !stored.label.starts_with(PENDING_LABEL_PREFIX))
-        .filter_map(|stored| match parse_certificate(&stored.der) {
-            Ok(info) => Some(info),
-            Err(e) => {
-                log::warn!("skipping unreadable certificate object: {e}");
-                None
-            }
-        })
-        .collect();
-    let mut certificates = newest_per_role(parsed);
-    certificates.sort_by_key(|c| c.role);
-    let mut card = card_report(reader, &summary, &certificates, services.config.renewal_window_days);
-    card.interrupted = interrupted;
-    report.card = Some(card);
+    report.card = Some(entry);
     Ok(report)
-}
-
-/// Keeps one certificate per renewed role, the newest: a renewal interrupted after the new
-/// pair was installed but before the old one was retired leaves two, and the new one is the
-/// working pair. Certificates of other roles are all kept.
-pub fn newest_per_role(certificates: Vec<CertificateInfo>) -> Vec<CertificateInfo> {
-    let mut kept: Vec<CertificateInfo> = Vec::with_capacity(certificates.len());
-    for certificate in certificates {
-        if !RENEWED_ROLES.contains(&certificate.role) {
-            kept.push(certificate);
-            continue;
-        }
-        match kept.iter_mut().find(|k| k.role == certificate.role) {
-            Some(existing)
-                if (certificate.not_after, certificate.not_before)
-                    > (existing.not_after, existing.not_before) =>
-            {
-                *existing = certificate
-            }
-            Some(_) => {}
-            None => kept.push(certificate),
-        }
-    }
-    kept
 }
 
 impl StatusReport {
@@ -217,21 +289,17 @@ impl StatusReport {
     }
 }
 
-fn card_report(
-    reader: &ReaderInfo,
-    summary: &TokenSummary,
-    certificates: &[CertificateInfo],
-    window: u32,
-) -> CardReport {
+fn card_report(card: &ManagedCard, window: u32) -> CardReport {
     let now = OffsetDateTime::now_utc();
-    let gate = PinGate {
-        locked: summary.pin == PinState::Locked,
-        not_initialized: summary.pin == PinState::NotInitialized,
-    };
-    let verdict = assess_card(now, certificates, window, gate);
+    let verdict = card.eligibility(now, window);
+    let summary = &card.summary;
+    // The working pairs (authentication first), then the certificates that are not renewed.
+    let working = card.inventory.working_pairs();
+    let shown: Vec<&CertificateInfo> =
+        working.iter().filter_map(|p| p.info()).chain(card.inventory.other_certificates()).collect();
     CardReport {
-        reader: reader.name.clone(),
-        atr: reader.atr.as_deref().map(hex_upper).unwrap_or_default(),
+        reader: card.reader.name.clone(),
+        atr: card.reader.atr.as_deref().map(hex_upper).unwrap_or_default(),
         token: TokenEntry {
             label: summary.label.clone(),
             serial: summary.serial.clone(),
@@ -241,8 +309,8 @@ fn card_report(
         pin: summary.pin.as_str(),
         pin_pad: summary.pin_pad,
         pin_length: PinLength { min: summary.pin_min, max: summary.pin_max },
-        certificates: certificates
-            .iter()
+        certificates: shown
+            .into_iter()
             .map(|c| CertificateEntry {
                 role: c.role.as_str(),
                 subject: c.subject.clone(),
@@ -251,13 +319,17 @@ fn card_report(
                 not_before: rfc3339(c.not_before),
                 not_after: rfc3339(c.not_after),
                 days_left: (c.not_after - now).whole_days(),
-                renewable: assess_certificate(now, c.not_after, window) == Eligibility::Due,
+                renewable: RENEWED_ROLES.contains(&c.role)
+                    && assess_certificate(now, c.not_after, window) == Eligibility::Due,
             })
             .collect(),
         renewable: verdict.renewable,
         reason: verdict.reason.map(|r| r.as_str()),
         renewable_from: verdict.renewable_from.map(rfc3339),
         interrupted: false,
+        remaining: Vec::new(),
+        card_admin: false,
+        pin_tries_left: None,
     }
 }
 

@@ -33,15 +33,7 @@ pub fn start(
             let shape: Vec<(String, bool)> =
                 readers.iter().map(|r| (r.name.clone(), r.card_present)).collect();
             if last_readers.as_ref() != Some(&shape) {
-                let entries: Vec<ReaderEntry> = readers
-                    .iter()
-                    .enumerate()
-                    .map(|(i, r)| ReaderEntry {
-                        name: r.name.clone(),
-                        card_present: r.card_present,
-                        managed: Some(i) == managed_index,
-                    })
-                    .collect();
+                let entries = ReaderEntry::list(&readers, managed_index);
                 let mut fields = Map::new();
                 fields.insert("readers".into(), json!(entries));
                 outbox.send(event(&id, "readers", fields));
@@ -50,7 +42,7 @@ pub fn start(
             let managed = managed_index.map(|i| snapshots[i].clone());
             if last_managed.as_ref() != Some(&managed) {
                 let mut fields = Map::new();
-                match status_for_readers(&services, &readers) {
+                match status_for_readers(&services, &readers, services.renewal_open()) {
                     Ok(report) => fields.insert("status".into(), json!(report)),
                     Err(e) => fields.insert("error".into(), e.to_json()),
                 };

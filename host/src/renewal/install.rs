@@ -10,13 +10,14 @@
 //! recovery on the spot (see [`super::recovery`]): if that finishes the renewal the caller gets
 //! success, otherwise the original error, and the card keeps its old pairs.
 
-use super::pairs::{current_pairs, final_label, groups, pending_label};
+use super::pairs::{final_label, pending_label};
 use super::recovery;
 use super::steps::{reach, ProgressSink, Step};
 use super::verify::Verified;
 use super::{RenewalId, Requested, RoleRenewal};
 use crate::protocol::{ErrorCode, HostError};
 use crate::token::card::{BoxedCard, Card, NewCertificate, ObjectKind, ObjectRef};
+use crate::token::inventory::{Inventory, Visibility};
 
 /// New certificates written and everything relabelled: the new pairs are the working pairs.
 pub struct Installed {
@@ -126,9 +127,9 @@ fn salvage(card: &mut dyn Card, id: &RenewalId, roles: &[RoleRenewal], error: Ho
     }
     let finished = match card.objects() {
         Ok(objects) => {
-            let groups = groups(&objects);
-            let current = current_pairs(&groups);
-            roles.iter().all(|r| current.iter().any(|(role, g)| *role == r.new.role && g.id == r.new.id))
+            let inventory = Inventory::new(&objects, Visibility::SignedIn);
+            let current = inventory.working_pairs();
+            roles.iter().all(|r| current.iter().any(|p| p.role == r.new.role && p.group.id == r.new.id))
         }
         Err(_) => false,
     };

@@ -22,13 +22,15 @@ pub mod verify;
 
 use crate::certs::csr::{build_request, RequestSigner};
 use crate::certs::window::PinGate;
-use crate::certs::{assess_card, CertificateInfo, Role};
+use crate::certs::{CertificateInfo, Role};
 use crate::protocol::{ErrorCode, HostError};
+use crate::token::algorithm::{KeyAlgorithm, PublicKey, Signature};
 use crate::token::card::{BoxedCard, Card, KeyPairRefs, ObjectRef};
+use crate::token::inventory::{Inventory, KeyGroup, Visibility};
 use crate::token::keys::new_key_id;
 use crate::token::session::sign_in;
 use cryptoki::types::AuthPin;
-use pairs::{current_pairs, groups, pending_label, Group};
+use pairs::pending_label;
 use steps::{reach, ProgressSink, Step};
 use time::OffsetDateTime;
 
@@ -56,6 +58,8 @@ impl RenewalId {
 pub struct Settings {
     /// Days before expiry from which a certificate may be renewed.
     pub window_days: u32,
+    /// The algorithm of the new keys.
+    pub new_key_algorithm: KeyAlgorithm,
 }
 
 /// The working pair a role has now, which the renewal replaces.
@@ -64,7 +68,7 @@ pub struct OldPair {
     /// Its role.
     pub role: Role,
     /// Its objects and certificate.
-    pub group: Group,
+    pub group: KeyGroup,
 }
 
 impl OldPair {
@@ -87,13 +91,14 @@ pub struct NewKey {
     /// Its objects.
     pub keys: KeyPairRefs,
     /// Its public key, as the card reported it.
-    pub public: p384::PublicKey,
+    pub public: PublicKey,
 }
 
 /// A card session, not signed in yet.
 pub struct Opened {
     card: BoxedCard,
     settings: Settings,
+    final_try_confirmed: bool,
 }
 
 /// Signed in.
@@ -106,6 +111,7 @@ pub struct SignedIn {
 pub struct Ready {
     card: BoxedCard,
     old: Vec<OldPair>,
+    algorithm: KeyAlgorithm,
 }
 
 /// New key pairs on the card (pending).
@@ -137,7 +143,14 @@ pub struct Requested {
 impl Opened {
     /// A renewal on `card`.
     pub fn new(card: BoxedCard, settings: Settings) -> Opened {
-        Opened { card, settings }
+        Opened { card, settings, final_try_confirmed: false }
+    }
+
+    /// The holder confirmed that a wrong passcode at the final try locks the card
+    /// (`confirmFinalTry`); without it, sign-in at the final try is refused with `PIN_FINAL_TRY`.
+    pub fn final_try_confirmed(mut self, confirmed: bool) -> Opened {
+        self.final_try_confirmed = confirmed;
+        self
     }
 
     /// Signs in (see [`crate::token::session::sign_in`]).
@@ -147,28 +160,36 @@ impl Opened {
         progress: ProgressSink<'_>,
     ) -> Result<SignedIn, HostError> {
         reach(progress, Step::Login, None);
-        sign_in(&mut *self.card, pin)?;
+        sign_in(&mut *self.card, pin, self.final_try_confirmed)?;
         Ok(SignedIn { card: self.card, settings: self.settings })
     }
 }
 
 impl SignedIn {
-    /// Finishes or rolls back any interrupted renewal, then checks that the card may be renewed
-    /// now and finds the pair of each role.
+    /// Checks that the card can make the new keys, finishes or rolls back any interrupted
+    /// renewal, then checks that the card may be renewed now (the card model's one rule,
+    /// [`Inventory::eligibility`]) and finds the pair of each role.
     pub fn prepare(mut self, now: OffsetDateTime) -> Result<Ready, HostError> {
-        let mut objects = self.card.objects()?;
-        let plan = recovery::plan(&objects);
+        let algorithm = self.settings.new_key_algorithm;
+        // Before recovery, the first step that may change the card.
+        if !self.card.can_make(algorithm)? {
+            return Err(HostError::new(
+                ErrorCode::KeyAlgorithmUnsupported,
+                format!(
+                    "This card cannot make {} keys. Nothing on the card was changed.",
+                    algorithm.describe()
+                ),
+            )
+            .with("keyAlgorithm", algorithm.name()));
+        }
+        let mut inventory = Inventory::new(&self.card.objects()?, Visibility::SignedIn);
+        let plan = recovery::plan(&inventory);
         if !plan.is_empty() {
             recovery::execute(&mut *self.card, &plan)?;
-            objects = self.card.objects()?;
+            inventory = Inventory::new(&self.card.objects()?, Visibility::SignedIn);
         }
-        let groups = groups(&objects);
-        let old: Vec<OldPair> =
-            current_pairs(&groups).into_iter().map(|(role, g)| OldPair { role, group: g.clone() }).collect();
-        let infos: Vec<CertificateInfo> = old.iter().filter_map(|p| p.group.info.clone()).collect();
-        let verdict = assess_card(
+        let verdict = inventory.eligibility(
             now,
-            &infos,
             self.settings.window_days,
             PinGate { locked: false, not_initialized: false },
         );
@@ -181,7 +202,12 @@ impl SignedIn {
             }
             return Err(error);
         }
-        Ok(Ready { card: self.card, old })
+        let old: Vec<OldPair> = inventory
+            .working_pairs()
+            .into_iter()
+            .map(|pair| OldPair { role: pair.role, group: pair.group.clone() })
+            .collect();
+        Ok(Ready { card: self.card, old, algorithm })
     }
 }
 
@@ -191,14 +217,14 @@ impl Ready {
         &self.old
     }
 
-    /// Generates one P-384 key pair per role on the card, with a new CKA_ID and the pending
-    /// label. On failure the keys made so far are removed (best effort).
+    /// Generates one key pair per role on the card (of the configured algorithm), with a new
+    /// CKA_ID and the pending label. On failure the keys made so far are removed (best effort).
     pub fn generate_keys(mut self, progress: ProgressSink<'_>) -> Result<KeysMade, HostError> {
         let total = self.old.len();
         let mut new: Vec<NewKey> = Vec::with_capacity(total);
         for (i, old) in self.old.iter().enumerate() {
             reach(progress, Step::GenerateKey, Some((i + 1, total)));
-            match make_key(&mut *self.card, old.role) {
+            match make_key(&mut *self.card, self.algorithm, old.role) {
                 Ok(key) => new.push(key),
                 Err((error, half_made)) => {
                     let mut made: Vec<KeyPairRefs> = new.iter().map(|k| k.keys).collect();
@@ -213,10 +239,25 @@ impl Ready {
 }
 
 /// Generates one key pair; on failure also returns the pair's objects if they exist.
-fn make_key(card: &mut dyn Card, role: Role) -> Result<NewKey, (HostError, Option<KeyPairRefs>)> {
+fn make_key(
+    card: &mut dyn Card,
+    algorithm: KeyAlgorithm,
+    role: Role,
+) -> Result<NewKey, (HostError, Option<KeyPairRefs>)> {
     let id = new_key_id().map_err(|e| (e, None))?;
-    let keys = card.generate_key_pair(&id, &pending_label(role)).map_err(|e| (e, None))?;
+    let keys = card.generate_key_pair(algorithm, &id, &pending_label(role)).map_err(|e| (e, None))?;
     let public = card.public_key(keys.public).map_err(|e| (e, Some(keys)))?;
+    if public.algorithm() != algorithm {
+        let error = HostError::new(
+            ErrorCode::TokenError,
+            format!(
+                "The card made a {} key when asked for {}.",
+                public.algorithm().describe(),
+                algorithm.describe()
+            ),
+        );
+        return Err((error, Some(keys)));
+    }
     Ok(NewKey { role, id, keys, public })
 }
 
@@ -236,16 +277,16 @@ fn abandon(card: &mut dyn Card, keys: &[KeyPairRefs]) {
 struct CardSigner<'c> {
     card: &'c mut dyn Card,
     key: ObjectRef,
-    public: p384::PublicKey,
+    public: PublicKey,
 }
 
 impl RequestSigner for CardSigner<'_> {
-    fn public_key(&self) -> p384::PublicKey {
-        self.public
+    fn public_key(&self) -> PublicKey {
+        self.public.clone()
     }
 
-    fn sign(&mut self, message: &[u8]) -> Result<p384::ecdsa::Signature, HostError> {
-        self.card.sign(self.key, message)
+    fn sign(&mut self, message: &[u8]) -> Result<Signature, HostError> {
+        self.card.sign(self.key, self.public.algorithm(), message)
     }
 }
 
@@ -258,7 +299,7 @@ impl KeysMade {
             reach(progress, Step::BuildRequest, Some((i + 1, total)));
             let built = old.info().and_then(|info| {
                 let mut signer =
-                    CardSigner { card: &mut *self.card, key: new.keys.private, public: new.public };
+                    CardSigner { card: &mut *self.card, key: new.keys.private, public: new.public.clone() };
                 build_request(&info.subject_der, old.role, &mut signer)
             });
             match built {

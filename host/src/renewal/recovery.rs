@@ -16,12 +16,13 @@
 //! point leaves a state that recovery handles again. Private keys are visible only after login:
 //! without it recovery could mistake a complete new pair for a broken one, so it runs only on a
 //! signed-in card ([`crate::renewal::SignedIn`]), and the status only reports that the card
-//! looks interrupted ([`looks_interrupted`]).
+//! looks interrupted ([`Inventory::interrupted`]).
 
-use super::pairs::{final_label, groups, is_pending, Group, RENEWED_ROLES};
-use crate::certs::{parse_certificate, Role};
+use super::pairs::{final_label, is_pending, RENEWED_ROLES};
+use crate::certs::Role;
 use crate::protocol::HostError;
-use crate::token::card::{Card, CardObject, ObjectKind, ObjectRef};
+use crate::token::card::{Card, ObjectKind, ObjectRef};
+use crate::token::inventory::{Inventory, KeyGroup as Group, Visibility};
 
 /// One step of recovery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,9 +65,14 @@ impl Plan {
     }
 }
 
-/// Reads the journal from a signed-in card's objects.
-pub fn plan(objects: &[CardObject]) -> Plan {
-    let groups = groups(objects);
+/// Reads the journal from a signed-in card's model. Given a model built from public objects
+/// only it plans nothing: without the private keys it could take a complete pair for a broken
+/// one.
+pub fn plan(inventory: &Inventory) -> Plan {
+    if inventory.visibility() != Visibility::SignedIn {
+        return Plan::default();
+    }
+    let groups = inventory.groups();
     let mut plan = Plan::default();
     let mut forward: Vec<&Group> = Vec::new();
     // All pending groups belong to one renewal (each renewal starts by recovering). Its
@@ -86,7 +92,7 @@ pub fn plan(objects: &[CardObject]) -> Plan {
     }
     for group in &forward {
         let role = group.role().unwrap_or(Role::Other);
-        let old = same_subject_older(&groups, group, true).into_iter().max_by_key(|g| g.newness());
+        let old = same_subject_older(groups, group, true).into_iter().max_by_key(|g| g.newness());
         plan.rolled_forward.push(group.id.clone());
         for object in group.objects().filter(|o| is_pending(&o.label)) {
             let label = final_label(old, object.kind, role);
@@ -103,7 +109,7 @@ pub fn plan(objects: &[CardObject]) -> Plan {
             .filter(|g| g.role() == Some(role) && g.complete() && (!g.pending() || forwarded(g)))
             .max_by_key(|g| (g.newness(), forwarded(g)));
         let Some(newest) = newest else { continue };
-        for old in same_subject_older(&groups, newest, forwarded(newest)) {
+        for old in same_subject_older(groups, newest, forwarded(newest)) {
             plan.retired.push(old.id.clone());
             plan.actions.extend(old.objects().map(|o| Action::Destroy { object: o.handle, kind: o.kind }));
         }
@@ -129,8 +135,8 @@ fn same_subject_older<'g>(groups: &'g [Group], newer: &Group, newer_is_renewal: 
 
 /// Runs recovery on a signed-in card. Returns what was done.
 pub fn recover(card: &mut dyn Card) -> Result<Plan, HostError> {
-    let objects = card.objects()?;
-    let plan = plan(&objects);
+    let inventory = Inventory::new(&card.objects()?, Visibility::SignedIn);
+    let plan = plan(&inventory);
     execute(card, &plan)?;
     Ok(plan)
 }
@@ -153,22 +159,4 @@ pub fn execute(card: &mut dyn Card, plan: &Plan) -> Result<(), HostError> {
         }
     }
     Ok(())
-}
-
-/// Whether public objects (all the status can see without login) show an interrupted renewal:
-/// pending objects, or two certificates of one role and subject.
-pub fn looks_interrupted(pending_public_objects: usize, certificates: &[(String, Vec<u8>)]) -> bool {
-    if pending_public_objects > 0 {
-        return true;
-    }
-    let infos: Vec<_> = certificates
-        .iter()
-        .filter(|(label, _)| !is_pending(label))
-        .filter_map(|(_, der)| parse_certificate(der).ok())
-        .filter(|i| RENEWED_ROLES.contains(&i.role))
-        .collect();
-    infos
-        .iter()
-        .enumerate()
-        .any(|(i, a)| infos[i + 1..].iter().any(|b| a.role == b.role && a.subject_der == b.subject_der))
 }

@@ -7,6 +7,7 @@
 //! which is how the tests prove that an interruption at any point keeps a working pair. The
 //! binary always uses [`CryptokiCard`] directly.
 
+use super::algorithm::{KeyAlgorithm, PublicKey, Signature};
 use super::{token_error, PinState, TokenModule};
 use crate::protocol::HostError;
 use crate::readers::presence::Presence;
@@ -26,9 +27,9 @@ pub struct ObjectRef(pub u64);
 pub enum ObjectKind {
     /// An X.509 certificate (public object).
     Certificate,
-    /// An EC private key (visible only after login).
+    /// A private key (most tokens show it only after login).
     PrivateKey,
-    /// An EC public key (public object).
+    /// A public key (public object).
     PublicKey,
 }
 
@@ -43,8 +44,9 @@ impl ObjectKind {
     }
 }
 
-/// One object as listed by [`Card::objects`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One object as listed by [`Card::objects`] (and by any backend that feeds
+/// [`super::inventory::Inventory`]).
+#[derive(Debug, Clone, PartialEq)]
 pub struct CardObject {
     /// Its handle.
     pub handle: ObjectRef,
@@ -54,9 +56,12 @@ pub struct CardObject {
     pub id: Vec<u8>,
     /// CKA_LABEL.
     pub label: String,
-    /// Certificates: the DER (CKA_VALUE). Public keys: the EC point (CKA_EC_POINT) as stored.
-    /// Private keys: empty.
+    /// Certificates: the DER (CKA_VALUE). Keys: empty.
     pub value: Vec<u8>,
+    /// Public keys: the key, when the token's attributes give one of a known algorithm.
+    pub public_key: Option<PublicKey>,
+    /// Keys: the algorithm, when the token's attributes tell it.
+    pub algorithm: Option<KeyAlgorithm>,
 }
 
 /// What the token says about itself and its passcode.
@@ -106,13 +111,29 @@ pub trait Card {
     fn login(&mut self, pin: Option<&AuthPin>) -> Result<(), HostError>;
     /// Lists every certificate, private key and public key on the token.
     fn objects(&mut self) -> Result<Vec<CardObject>, HostError>;
-    /// Generates a P-384 key pair on the card: token objects, private key sensitive and never
-    /// extractable (C_GenerateKeyPair).
-    fn generate_key_pair(&mut self, id: &[u8], label: &str) -> Result<KeyPairRefs, HostError>;
-    /// Reads a public key's point (C_GetAttributeValue CKA_EC_POINT).
-    fn public_key(&mut self, key: ObjectRef) -> Result<p384::PublicKey, HostError>;
-    /// Signs `message` with ECDSA P-384 over SHA-384 (C_Sign).
-    fn sign(&mut self, key: ObjectRef, message: &[u8]) -> Result<p384::ecdsa::Signature, HostError>;
+    /// Whether the token can make and sign with a key of `algorithm` (C_GetMechanismList and
+    /// C_GetMechanismInfo: the key-pair generator with that size, and a signing mechanism).
+    /// Asked before anything on the card changes.
+    fn can_make(&mut self, algorithm: KeyAlgorithm) -> Result<bool, HostError>;
+    /// Generates a key pair of `algorithm` on the card: token objects, private key sensitive
+    /// and never extractable (C_GenerateKeyPair).
+    fn generate_key_pair(
+        &mut self,
+        algorithm: KeyAlgorithm,
+        id: &[u8],
+        label: &str,
+    ) -> Result<KeyPairRefs, HostError>;
+    /// Reads a public key object (C_GetAttributeValue: CKA_EC_PARAMS and CKA_EC_POINT, or
+    /// CKA_MODULUS and CKA_PUBLIC_EXPONENT).
+    fn public_key(&mut self, key: ObjectRef) -> Result<PublicKey, HostError>;
+    /// Signs `message` with a key of `algorithm` (C_Sign): ECDSA over SHA-384 (P-384) or
+    /// SHA-256 (P-256), or RSA PKCS#1 v1.5 over SHA-256.
+    fn sign(
+        &mut self,
+        key: ObjectRef,
+        algorithm: KeyAlgorithm,
+        message: &[u8],
+    ) -> Result<Signature, HostError>;
     /// Creates a certificate object (C_CreateObject).
     fn write_certificate(&mut self, certificate: &NewCertificate) -> Result<ObjectRef, HostError>;
     /// Reads a certificate object's DER back (C_GetAttributeValue CKA_VALUE).
@@ -134,8 +155,8 @@ pub struct CryptokiCard {
     pub(super) session: Session,
     /// Handles this card has seen; cryptoki's `ObjectHandle` cannot be built from a number.
     pub(super) handles: HashMap<u64, ObjectHandle>,
-    /// Whether the token lists CKM_ECDSA_SHA384 (read once, on the first signature).
-    pub(super) hash_on_card: Option<bool>,
+    /// The token's mechanisms (read once, when first needed).
+    pub(super) mechanisms: Option<Vec<cryptoki::mechanism::MechanismType>>,
     presence: Option<Box<dyn Presence + Send>>,
     /// Keeps other host processes off this card while the session lives.
     lock: Option<super::lock::CardLock>,
@@ -158,7 +179,7 @@ impl CryptokiCard {
             slot,
             session,
             handles: HashMap::new(),
-            hash_on_card: None,
+            mechanisms: None,
             presence,
             lock: None,
         })
@@ -180,8 +201,9 @@ impl CryptokiCard {
 
     /// Remembers a handle and returns its reference.
     pub(super) fn remember(&mut self, handle: ObjectHandle) -> ObjectRef {
-        self.handles.insert(handle_value(handle), handle);
-        ObjectRef(handle_value(handle))
+        let value = super::objects::handle_value(handle);
+        self.handles.insert(value, handle);
+        ObjectRef(value)
     }
 
     /// The cryptoki handle for a reference this card handed out.
@@ -211,19 +233,34 @@ impl Card for CryptokiCard {
         self.list_objects()
     }
 
-    fn generate_key_pair(&mut self, id: &[u8], label: &str) -> Result<KeyPairRefs, HostError> {
+    fn can_make(&mut self, algorithm: KeyAlgorithm) -> Result<bool, HostError> {
         self.ensure_present()?;
-        self.generate_p384(id, label)
+        self.supports(algorithm)
     }
 
-    fn public_key(&mut self, key: ObjectRef) -> Result<p384::PublicKey, HostError> {
+    fn generate_key_pair(
+        &mut self,
+        algorithm: KeyAlgorithm,
+        id: &[u8],
+        label: &str,
+    ) -> Result<KeyPairRefs, HostError> {
+        self.ensure_present()?;
+        self.generate(algorithm, id, label)
+    }
+
+    fn public_key(&mut self, key: ObjectRef) -> Result<PublicKey, HostError> {
         self.ensure_present()?;
         self.read_public_key(key)
     }
 
-    fn sign(&mut self, key: ObjectRef, message: &[u8]) -> Result<p384::ecdsa::Signature, HostError> {
+    fn sign(
+        &mut self,
+        key: ObjectRef,
+        algorithm: KeyAlgorithm,
+        message: &[u8],
+    ) -> Result<Signature, HostError> {
         self.ensure_present()?;
-        self.sign_sha384(key, message)
+        self.sign_message(key, algorithm, message)
     }
 
     fn write_certificate(&mut self, certificate: &NewCertificate) -> Result<ObjectRef, HostError> {
@@ -245,11 +282,4 @@ impl Card for CryptokiCard {
         self.ensure_present()?;
         self.destroy_object(object)
     }
-}
-
-/// A handle's number. CK_OBJECT_HANDLE is a CK_ULONG: 64 bits on Linux and macOS, but 32 on
-/// Windows, where the conversion is real (the lint only sees the 64-bit build).
-#[allow(clippy::useless_conversion)]
-fn handle_value(handle: ObjectHandle) -> u64 {
-    u64::from(handle.handle())
 }

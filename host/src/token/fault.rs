@@ -5,6 +5,7 @@
 //! Tests use it to prove the journal's promise for every k: whatever step fails, recovery leaves
 //! at least one complete working pair and no orphan objects. The binary never wraps its card.
 
+use super::algorithm::{KeyAlgorithm, PublicKey, Signature};
 use super::card::{Card, CardObject, KeyPairRefs, NewCertificate, ObjectRef, TokenState};
 use super::PinState;
 use crate::protocol::{ErrorCode, HostError};
@@ -150,19 +151,34 @@ impl<C: Card> Card for FaultyCard<C> {
         self.inner.objects()
     }
 
-    fn generate_key_pair(&mut self, id: &[u8], label: &str) -> Result<KeyPairRefs, HostError> {
-        self.step("generate_key_pair")?;
-        self.inner.generate_key_pair(id, label)
+    fn can_make(&mut self, algorithm: KeyAlgorithm) -> Result<bool, HostError> {
+        self.step("can_make")?;
+        self.inner.can_make(algorithm)
     }
 
-    fn public_key(&mut self, key: ObjectRef) -> Result<p384::PublicKey, HostError> {
+    fn generate_key_pair(
+        &mut self,
+        algorithm: KeyAlgorithm,
+        id: &[u8],
+        label: &str,
+    ) -> Result<KeyPairRefs, HostError> {
+        self.step("generate_key_pair")?;
+        self.inner.generate_key_pair(algorithm, id, label)
+    }
+
+    fn public_key(&mut self, key: ObjectRef) -> Result<PublicKey, HostError> {
         self.step("public_key")?;
         self.inner.public_key(key)
     }
 
-    fn sign(&mut self, key: ObjectRef, message: &[u8]) -> Result<p384::ecdsa::Signature, HostError> {
+    fn sign(
+        &mut self,
+        key: ObjectRef,
+        algorithm: KeyAlgorithm,
+        message: &[u8],
+    ) -> Result<Signature, HostError> {
         self.step("sign")?;
-        self.inner.sign(key, message)
+        self.inner.sign(key, algorithm, message)
     }
 
     fn write_certificate(&mut self, certificate: &NewCertificate) -> Result<ObjectRef, HostError> {

@@ -1,15 +1,19 @@
 //! The card's contents through PKCS#11 (`cryptoki`): loading the module, finding the token for
 //! a reader, reading its state and its certificates.
 //!
-//! One file per group of operations, as rust-cryptoki does: [`slots`] finds tokens, [`info`]
-//! reads token and PIN state, [`objects`] reads certificates. The renewal works on the card
+//! The card model is [`inventory`] (with [`algorithm`] for key algorithms): every backend's
+//! picture of a card, and the one eligibility rule. One file per group of operations, as
+//! rust-cryptoki does: [`slots`] finds tokens, [`info`] reads token and PIN state, [`objects`]
+//! reads the objects the model is built from. The renewal works on the card
 //! through the [`card::Card`] seam: [`session`] signs in, [`keys`] makes key pairs, [`sign`]
 //! signs, [`write`] creates, relabels and destroys objects; [`fault`] wraps a card to make the
 //! k-th operation fail (tests).
 
+pub mod algorithm;
 pub mod card;
 pub mod fault;
 pub mod info;
+pub mod inventory;
 pub mod keys;
 pub mod lock;
 pub mod objects;
@@ -18,8 +22,9 @@ pub mod sign;
 pub mod slots;
 pub mod write;
 
+pub use algorithm::{Curve, KeyAlgorithm, PublicKey, Signature};
 pub use info::{PinState, TokenSummary};
-pub use objects::StoredCertificate;
+pub use inventory::{Inventory, KeyGroup, Presence, Visibility, WorkingPair};
 
 use crate::protocol::{ErrorCode, HostError};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
@@ -34,6 +39,15 @@ pub struct TokenModule {
 impl TokenModule {
     /// Loads and initialises the module at `path`.
     pub fn load(path: &Path) -> Result<TokenModule, HostError> {
+        // The module sees every passcode: load it only if administrators alone can change it.
+        // A relative name would be looked up along the library path, which users can set.
+        if !path.is_absolute() {
+            return Err(crate::config::untrusted_file(path, "PKCS#11 module", "is not an absolute path"));
+        }
+        if path.exists() {
+            crate::fileperm::check_admin_only(path)
+                .map_err(|problem| crate::config::untrusted_file(path, "PKCS#11 module", &problem))?;
+        }
         let pkcs11 = Pkcs11::new(path).map_err(|e| {
             HostError::new(
                 ErrorCode::TokenUnavailable,

@@ -34,6 +34,19 @@ export function writePolicy(portalOrigin) {
   }, null, 2));
 }
 
+/**
+ * A per-user managed-storage manifest (~/.mozilla/managed-storage/ID.json), which anyone who
+ * runs as the user can write. Firefox uses it only when the enterprise policy has no
+ * "3rdparty" entry for the extension.
+ */
+export function writeUserStorage(home, data) {
+  const dir = path.join(home, '.mozilla', 'managed-storage');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${GECKO_ID}.json`);
+  writeFileSync(file, JSON.stringify({ name: GECKO_ID, description: 'per-user settings (e2e)', type: 'storage', data }));
+  return file;
+}
+
 export function removePolicy() {
   rmSync(POLICY_FILE, { force: true });
 }
@@ -378,7 +391,7 @@ export class ShadowProbe {
  * the host it starts (readers socket, SoftHSM config, host config). HOME is a temp dir: the
  * host manifest lives there and the real home is never touched.
  */
-export async function launch({ hostEnv, hostPath = HOST_BIN, viewport = { width: 1200, height: 900 } } = {}) {
+export async function launch({ hostEnv, hostPath = HOST_BIN, viewport = { width: 1200, height: 900 }, userStorage = null } = {}) {
   const firefox = new Firefox();
   firefox.dir = mkdtempSync(path.join(tmpdir(), 'cis-renew-firefox-'));
   firefox.home = path.join(firefox.dir, 'home');
@@ -398,6 +411,7 @@ export async function launch({ hostEnv, hostPath = HOST_BIN, viewport = { width:
       allowed_extensions: [GECKO_ID],
     }));
   }
+  if (userStorage) writeUserStorage(firefox.home, userStorage);
   firefox.output = '';
   firefox.proc = spawn(FIREFOX_BIN, [
     '--headless', '--no-remote', '--profile', firefox.profile, '--remote-debugging-port', '0', 'about:blank',

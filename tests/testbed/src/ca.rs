@@ -76,7 +76,8 @@ impl Role {
 pub struct IssueRequest {
     /// The subject Name as DER, copied into the certificate as is.
     pub subject_der: Vec<u8>,
-    /// The subject's P-384 public key as a SEC1 point (97 bytes uncompressed).
+    /// The subject's public key: a P-384 SEC1 point (97 bytes uncompressed, starting 0x04), or
+    /// a SubjectPublicKeyInfo DER of any algorithm (starting 0x30: RSA, P-256, P-384).
     pub public_key_sec1: Vec<u8>,
     /// Decides key usage.
     pub role: Role,
@@ -86,6 +87,17 @@ pub struct IssueRequest {
     pub not_after: OffsetDateTime,
     /// Serial number (unsigned big-endian bytes); `None` = 16 random bytes, positive.
     pub serial: Option<Vec<u8>>,
+}
+
+/// The SubjectPublicKeyInfo for [`IssueRequest::public_key_sec1`].
+fn requested_spki(key: &[u8]) -> Result<SubjectPublicKeyInfoOwned> {
+    if key.first() == Some(&0x30) {
+        return SubjectPublicKeyInfoOwned::from_der(key)
+            .map_err(|e| Error::crypto("decoding the requested SubjectPublicKeyInfo", e));
+    }
+    let public = p384::PublicKey::from_sec1_bytes(key)
+        .map_err(|e| Error::crypto("decoding the requested P-384 public key", e))?;
+    SubjectPublicKeyInfoOwned::from_key(&public).map_err(|e| Error::crypto("encoding the public key", e))
 }
 
 /// A P-384 software CA kept as `ca.key.pem` (PKCS#8) and `ca.pem` in a directory.
@@ -183,10 +195,7 @@ impl TestCa {
         }
         let subject = Name::from_der(&req.subject_der)
             .map_err(|e| Error::crypto("decoding the requested subject", e))?;
-        let public = p384::PublicKey::from_sec1_bytes(&req.public_key_sec1)
-            .map_err(|e| Error::crypto("decoding the requested P-384 public key", e))?;
-        let spki = SubjectPublicKeyInfoOwned::from_key(&public)
-            .map_err(|e| Error::crypto("encoding the public key", e))?;
+        let spki = requested_spki(&req.public_key_sec1)?;
         let serial = match &req.serial {
             Some(bytes) => {
                 SerialNumber::new(bytes).map_err(|e| Error::crypto("encoding the serial number", e))?
