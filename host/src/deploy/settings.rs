@@ -120,13 +120,9 @@ fn error(path: &Path, detail: &str) -> HostError {
 /// and DACL on Windows).
 fn check_owner(path: &Path) -> Result<(), HostError> {
     crate::fileperm::check_admin_only(path).map_err(|problem| {
-        error(
-            path,
-            &format!(
-                "is not used: it {problem}; only administrators may be able to change it. Fix: {}",
-                crate::fileperm::how_to_fix(path)
-            ),
-        )
+        let mut error = crate::config::untrusted_file(path, "host configuration", &problem);
+        error.message = format!("{} Fix: {}.", error.message, crate::fileperm::how_to_fix(path));
+        error
     })
 }
 
