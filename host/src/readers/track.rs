@@ -110,6 +110,9 @@ pub struct Tracker {
     unavailable: bool,
     /// PC/SC called the pseudo-reader UNKNOWN or IGNORE (no plug-and-play support).
     pnp_dead: bool,
+    /// Listed readers PC/SC called UNKNOWN or IGNORE: not waited on again until the set of
+    /// readers changes, else a list that keeps naming one would answer every wait at once.
+    dead: Vec<CString>,
 }
 
 impl Tracker {
@@ -132,6 +135,7 @@ impl Tracker {
     pub fn reconnected(&mut self) {
         self.slots.clear();
         self.pnp_dead = false;
+        self.dead.clear();
     }
 
     /// Takes the reader list: keeps the states of readers still there (and the pseudo-reader's,
@@ -149,8 +153,9 @@ impl Tracker {
             // Unsupported: we re-list on every quiet turn instead.
             None => {}
         }
+        self.dead.retain(|d| names.contains(d));
         let mut added = false;
-        for name in names {
+        for name in names.into_iter().filter(|n| !self.dead.contains(n)) {
             if let Some(old) = self.slots.iter().find(|s| s.name == name && !s.is_pnp()) {
                 kept.push(old.clone());
             } else {
@@ -192,8 +197,15 @@ impl Tracker {
             .slots
             .iter()
             .any(|s| s.is_pnp() && s.current != Known::UNAWARE && s.event.state.contains(State::CHANGED));
-        if self.slots.iter().any(|s| s.is_pnp() && s.is_dead()) {
-            self.pnp_dead = true;
+        if pnp_changed {
+            // A reader came or went: give every listed reader one more chance.
+            self.dead.clear();
+        }
+        for slot in self.slots.iter().filter(|s| s.is_dead()) {
+            match slot.is_pnp() {
+                true => self.pnp_dead = true,
+                false => self.dead.push(slot.name.clone()),
+            }
         }
         self.slots.retain(|s| !s.is_dead());
         for slot in &mut self.slots {

@@ -174,7 +174,16 @@ fn readers_that_go_or_are_unknown_are_dropped() {
             ),
             Expect { updates: &["R[A=empty]"], next: Next::Relist, slots: &[(PNP, false), ("A", false)] },
         ),
-        // The list still names B (a race): it comes back UNAWARE, is IGNOREd, and goes again.
+        // The list still names B (a race): it stays out.
+        (
+            Input::Listed(Ok(vec!["A", "B"])),
+            Expect { updates: &[], next: Next::Wait, slots: &[(PNP, false), ("A", false)] },
+        ),
+        // A reader comes: every listed name gets one more chance; B is IGNOREd and goes again.
+        (
+            Input::Waited(vec![(PNP, PNP_CHANGED, 2, &[])], Ok(())),
+            Expect { updates: &[], next: Next::Relist, slots: &[(PNP, false), ("A", false)] },
+        ),
         (
             Input::Listed(Ok(vec!["A", "B"])),
             Expect { updates: &[], next: Next::Wait, slots: &[(PNP, false), ("A", false), ("B", true)] },
@@ -182,6 +191,11 @@ fn readers_that_go_or_are_unknown_are_dropped() {
         (
             Input::Waited(vec![("B", State::IGNORE.union(State::CHANGED), 0, &[])], Ok(())),
             Expect { updates: &[], next: Next::Relist, slots: &[(PNP, false), ("A", false)] },
+        ),
+        // Still listed but IGNOREd: not waited on again while the readers stay the same.
+        (
+            Input::Listed(Ok(vec!["A", "B"])),
+            Expect { updates: &[], next: Next::Wait, slots: &[(PNP, false), ("A", false)] },
         ),
         (
             Input::Listed(Ok(vec!["A"])),
@@ -314,6 +328,8 @@ struct Reader {
 /// otherwise time passes one [`super::POLL`] per call until the next scripted change.
 struct Scripted {
     readers: Vec<Reader>,
+    /// Names the list gives that no wait knows (always answered UNKNOWN at once).
+    ghosts: Vec<CString>,
     pnp: bool,
     up: bool,
     script: Vec<(u32, Change)>,
@@ -327,7 +343,17 @@ impl Scripted {
     fn new(readers: &[(&'static str, bool)], script: Vec<(u32, Change)>, end: u32) -> Scripted {
         let readers =
             readers.iter().map(|(n, card)| Reader { name: name(n), card: *card, count: 0 }).collect();
-        Scripted { readers, pnp: true, up: true, script, tick: 0, end, waits: 0, lists: 0 }
+        Scripted {
+            readers,
+            ghosts: Vec::new(),
+            pnp: true,
+            up: true,
+            script,
+            tick: 0,
+            end,
+            waits: 0,
+            lists: 0,
+        }
     }
 
     fn advance(&mut self) {
@@ -383,7 +409,7 @@ impl StatusSource for Scripted {
         if self.readers.is_empty() {
             return Err(PcscError::NoReadersAvailable);
         }
-        Ok(self.readers.iter().map(|r| r.name.clone()).collect())
+        Ok(self.readers.iter().map(|r| r.name.clone()).chain(self.ghosts.iter().cloned()).collect())
     }
 
     fn get_status_change(&mut self, _timeout: Duration, slots: &mut [Slot]) -> Result<(), PcscError> {
@@ -442,6 +468,7 @@ fn scripted_service_drives_the_loop_without_spinning() {
         readers: &'static [(&'static str, bool)],
         script: Vec<(u32, Change)>,
         pnp: bool,
+        ghost: bool,
         updates: &'static [&'static str],
     }
     let cases = vec![
@@ -450,6 +477,7 @@ fn scripted_service_drives_the_loop_without_spinning() {
             readers: &[("A", false), ("B", true)],
             script: vec![],
             pnp: true,
+            ghost: false,
             updates: &["R[A=empty,B=card]"],
         },
         Case {
@@ -457,6 +485,7 @@ fn scripted_service_drives_the_loop_without_spinning() {
             readers: &[("A", true)],
             script: vec![(3, Change::Eject("A")), (7, Change::Insert("A"))],
             pnp: true,
+            ghost: false,
             updates: &["R[A=card]", "R[A=empty]", "R[A=card]"],
         },
         Case {
@@ -464,6 +493,7 @@ fn scripted_service_drives_the_loop_without_spinning() {
             readers: &[("A", false)],
             script: vec![(3, Change::Plug("B")), (6, Change::Insert("B")), (9, Change::Unplug("B"))],
             pnp: true,
+            ghost: false,
             updates: &["R[A=empty]", "R[A=empty,B=empty]", "R[A=empty,B=card]", "R[A=empty]"],
         },
         Case {
@@ -471,6 +501,7 @@ fn scripted_service_drives_the_loop_without_spinning() {
             readers: &[("A", true)],
             script: vec![(3, Change::ServiceDown), (8, Change::ServiceUp)],
             pnp: true,
+            ghost: false,
             updates: &["R[A=card]", "U:PcscUnavailable", "R[A=card]"],
         },
         Case {
@@ -478,13 +509,33 @@ fn scripted_service_drives_the_loop_without_spinning() {
             readers: &[("A", false)],
             script: vec![(4, Change::Plug("B")), (8, Change::Insert("A"))],
             pnp: false,
+            ghost: false,
             updates: &["R[A=empty]", "R[A=empty,B=empty]", "R[A=card,B=empty]"],
+        },
+        Case {
+            what: "a listed reader PC/SC does not know",
+            readers: &[("A", false)],
+            script: vec![(5, Change::Insert("A")), (9, Change::Plug("B"))],
+            pnp: true,
+            ghost: true,
+            updates: &["R[A=empty]", "R[A=card]", "R[A=card,B=empty]"],
+        },
+        Case {
+            what: "unknown reader without plug-and-play",
+            readers: &[("A", false)],
+            script: vec![(5, Change::Insert("A"))],
+            pnp: false,
+            ghost: true,
+            updates: &["R[A=empty]", "R[A=card]"],
         },
     ];
     const TICKS: u32 = 20;
     for case in cases {
         let mut source = Scripted::new(case.readers, case.script, TICKS);
         source.pnp = case.pnp;
+        if case.ghost {
+            source.ghosts.push(name("Ghost"));
+        }
         let updates = drive(&mut source, 10_000);
         assert_eq!(updates, case.updates, "{}", case.what);
         // One wait (and without plug-and-play one list) per quiet poll plus a few immediate
