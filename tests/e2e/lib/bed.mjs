@@ -182,12 +182,12 @@ export class Bed {
 
   /**
    * Provisions a virtual SmartCard-HSM for `user` (see Standin.provisionSchsm) and inserts it
-   * into `reader`; `faults` are serve's insert options (e.g. `--keygen-delay-ms 2000`).
+   * into `reader` (its `cardFile` is where the card keeps its state); `faults` are serve's insert options (e.g. `--keygen-delay-ms 2000`).
    */
   async schsmCard({ reader = MANAGED_READER, user = 'alice', authDays = 45, signDays = 45, pin = USER_PIN, alg, faults = '' } = {}) {
-    this.schsmFile = path.join(this.dir, `schsm-${reader}.json`);
-    const card = this.standin.provisionSchsm({ cardFile: this.schsmFile, user, authDays, signDays, pin, alg });
-    await this.readers.command(`insert ${reader} --card ${this.schsmFile} ${faults}`.trim());
+    const cardFile = path.join(this.dir, `schsm-${reader}.json`);
+    const card = this.standin.provisionSchsm({ cardFile, user, authDays, signDays, pin, alg });
+    await this.readers.command(`insert ${reader} --card ${cardFile} ${faults}`.trim());
     return card;
   }
 

@@ -38,8 +38,8 @@ async function tearDown({ bed, browser }) {
 }
 
 /** Retries left in the card file: the card's own counter, not anything the host keeps. */
-function cardTriesLeft(bed) {
-  return JSON.parse(readFileSync(bed.schsmFile, 'utf8')).pinTriesLeft;
+function cardTriesLeft(card) {
+  return JSON.parse(readFileSync(card.cardFile, 'utf8')).pinTriesLeft;
 }
 
 /** Signs with the card's key `id` through pkcs11-tool and verifies with openssl against `certDer`. */
@@ -100,7 +100,7 @@ test('opensc: the sponsor renews a SmartCard-HSM through OpenSC, and the card wo
         .toString().trim().replace(/^serial=/, '').toLowerCase().replace(/^0+/, '');
       assert.ok(newSerials.includes(serial), `${serial} not among ${newSerials}`);
     }
-    assert.equal(cardTriesLeft(bed), 3, 'the right passcode leaves every try');
+    assert.equal(cardTriesLeft(card), 3, 'the right passcode leaves every try');
   } finally {
     await tearDown(run);
   }
@@ -108,7 +108,7 @@ test('opensc: the sponsor renews a SmartCard-HSM through OpenSC, and the card wo
 
 test('opensc: wrong passcodes count down on the card: tries left, the final-try confirmation, locked', async () => {
   const run = await setUp('opensc-passcode-states');
-  const { bed, page, shots } = run;
+  const { bed, page, card, shots } = run;
   try {
     await chooseRenew(page);
     const { probe, pinWindow } = await continueToPasscode(page);
@@ -119,7 +119,7 @@ test('opensc: wrong passcodes count down on the card: tries left, the final-try 
     await typePasscode(pinWindow, WRONG);
     await error.waitFor({ state: 'visible', timeout: 30000 });
     assert.equal(await error.innerText(), words('errPinCountLow'));
-    assert.equal(cardTriesLeft(bed), 2);
+    assert.equal(cardTriesLeft(card), 2);
     assert.ok(await pinWindow.locator('#final-try').isHidden());
     await shots.take(pinWindow, 'count-low');
 
@@ -127,7 +127,7 @@ test('opensc: wrong passcodes count down on the card: tries left, the final-try 
     await pinWindow.waitForSelector('#pin:not([disabled])');
     await typePasscode(pinWindow, WRONG);
     await pinWindow.waitForFunction((want) => document.getElementById('error')?.innerText === want, words('errPinFinalTry'), { timeout: 30000 });
-    assert.equal(cardTriesLeft(bed), 1);
+    assert.equal(cardTriesLeft(card), 1);
     await pinWindow.locator('#final-try').waitFor({ state: 'visible' });
     assert.equal(await pinWindow.locator('#final-try-title').innerText(), words('pinFinalTryTitle'));
     assert.equal(await pinWindow.locator('#final-try-text').innerText(), words('pinFinalTryText'));
@@ -137,7 +137,7 @@ test('opensc: wrong passcodes count down on the card: tries left, the final-try 
     // Without the tick nothing goes to the card.
     await typePasscode(pinWindow, WRONG);
     await pinWindow.waitForFunction((want) => document.getElementById('error')?.innerText === want, words('pinFinalTryNeeded'), { timeout: 10000 });
-    assert.equal(cardTriesLeft(bed), 1, 'the last try was not spent');
+    assert.equal(cardTriesLeft(card), 1, 'the last try was not spent');
 
     // Confirmed and wrong again: the card locks; the dialog says so and the window is gone.
     await pinWindow.check('#confirm-final-try');
@@ -146,7 +146,7 @@ test('opensc: wrong passcodes count down on the card: tries left, the final-try 
     await closed;
     const locked = await probe.waitFor('dialog', { text: words('errPinLocked'), timeout: 30000 });
     assert.ok(locked.includes(words('errPinLocked')), locked);
-    assert.equal(cardTriesLeft(bed), 0);
+    assert.equal(cardTriesLeft(card), 0);
     await shots.take(page, 'locked');
     const status = bed.hostStatus().card;
     assert.equal(status.renewable, false);
