@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # The demo: sets everything up on a fresh machine (apt, cargo, npm), starts the test bed (a
 # private pcscd with two virtual readers, the sponsor's card in reader 1 and a user's card due in
-# 45 days in reader 2, SoftHSM tokens with certificates from the stand-in's CA), starts the
+# 45 days in reader 2, with certificates from the stand-in's CA), starts the
 # stand-in CIS dashboard, and drives the whole renewal in Chromium with the real extension and
 # host, printing each step and the certificates before and after. Needs root.
-# Usage: scripts/demo.sh [--card softhsm|piv]   (piv: a PIV card, renewed through the stand-in's
-# card-management API: the management key never leaves the service)
+# Usage: scripts/demo.sh [--card schsm|softhsm|piv]
+#   schsm (default): virtual SmartCard-HSM cards driven by OpenSC over APDUs, the real middleware
+#   softhsm: SoftHSM tokens behind PKCS#11
+#   piv: a PIV card, renewed through the stand-in's card-management API (the management key never
+#   leaves the service)
 set -euo pipefail
-CARD=softhsm
+CARD=schsm
 while [ $# -gt 0 ]; do
   case "$1" in
-    --card) CARD=${2:?--card needs softhsm or piv}; shift 2 ;;
+    --card) CARD=${2:?--card needs schsm, softhsm or piv}; shift 2 ;;
     --card=*) CARD=${1#--card=}; shift ;;
-    *) echo "demo: unknown argument $1 (usage: scripts/demo.sh [--card softhsm|piv])" >&2; exit 2 ;;
+    *) echo "demo: unknown argument $1 (usage: scripts/demo.sh [--card schsm|softhsm|piv])" >&2; exit 2 ;;
   esac
 done
-case "$CARD" in softhsm|piv) ;; *) echo "demo: --card is softhsm or piv, not $CARD" >&2; exit 2 ;; esac
+case "$CARD" in schsm|softhsm|piv) ;; *) echo "demo: --card is schsm, softhsm or piv, not $CARD" >&2; exit 2 ;; esac
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh demo
 export PATH="$HOME/.cargo/bin:$PATH"

@@ -1,6 +1,7 @@
 // The demo: the whole renewal as a sponsor does it, in Chromium (a window when a display exists,
 // headless otherwise), against the stand-in dashboard, with the user's card due in 45 days in the
-// second reader and the sponsor's card in the first. Prints each step and the card before and
+// second reader and the sponsor's card in the first. `--card schsm` (the default): virtual
+// SmartCard-HSM cards that the host drives through OpenSC over APDUs. Prints each step and the card before and
 // after; saves screenshots to test-output/screenshots/demo.
 import { execFileSync } from 'node:child_process';
 import { Bed, HOST_BIN, SPONSOR_READER, MANAGED_READER } from './lib/bed.mjs';
@@ -8,9 +9,14 @@ import { launch, writePolicy, removePolicy, signIn, Shots, screenshotsDir } from
 import { openServiceMenu, chooseRenew, continueToPasscode, typePasscode, dialogText } from './lib/flow.mjs';
 
 const PASSCODE = '123456';
-// `--card piv`: the user's card is a PIV card (the renewal service authorises it with its
-// card-management key); otherwise a SoftHSM card behind PKCS#11.
-const CARD = process.argv.includes('--card') ? process.argv[process.argv.indexOf('--card') + 1] : 'softhsm';
+// `--card schsm`: SmartCard-HSM cards behind OpenSC; `--card piv`: the user's card is a PIV card
+// (the renewal service authorises it with its card-management key); `softhsm`: SoftHSM tokens.
+const CARD = process.argv.includes('--card') ? process.argv[process.argv.indexOf('--card') + 1] : 'schsm';
+const KIND = {
+  schsm: 'SmartCard-HSM cards driven by OpenSC over APDUs',
+  softhsm: 'SoftHSM cards',
+  piv: 'a PIV card with a SoftHSM sponsor card',
+};
 const say = (text) => console.log(`demo: ${text}`);
 
 function cardTable(bed) {
@@ -18,15 +24,26 @@ function cardTable(bed) {
 }
 
 async function main() {
-  say('starting the test bed: a private pcscd with two virtual readers, SoftHSM cards, the stand-in CIS dashboard + EST CA');
-  const bed = await Bed.start();
+  if (!KIND[CARD]) throw new Error(`--card is schsm, softhsm or piv, not ${CARD}`);
+  say(`starting the test bed: a private pcscd with two virtual readers, ${KIND[CARD]}, the stand-in CIS dashboard + EST CA`);
+  const bed = await Bed.start({ opensc: CARD === 'schsm' });
   let browser;
   try {
-    await bed.card({ reader: SPONSOR_READER, label: 'Sponsor card', user: 'bob', authDays: 500, signDays: 500 });
-    const card = CARD === 'piv'
-      ? await bed.pivCard({ reader: MANAGED_READER, user: 'alice', authDays: 45, signDays: 45, pin: PASSCODE })
-      : await bed.card({ reader: MANAGED_READER, label: 'Alice card', user: 'alice', authDays: 45, signDays: 45, pin: PASSCODE });
-    const kind = CARD === 'piv' ? `a PIV card (management key ${card.mgmtAlg}, held by the renewal service)` : 'a SoftHSM card';
+    const sponsor = { reader: SPONSOR_READER, user: 'bob', authDays: 500, signDays: 500 };
+    const user = { reader: MANAGED_READER, user: 'alice', authDays: 45, signDays: 45, pin: PASSCODE };
+    let card;
+    if (CARD === 'schsm') {
+      await bed.schsmCard(sponsor);
+      card = await bed.schsmCard(user);
+    } else {
+      await bed.card({ ...sponsor, label: 'Sponsor card' });
+      card = CARD === 'piv' ? await bed.pivCard(user) : await bed.card({ ...user, label: 'Alice card' });
+    }
+    const kind = {
+      schsm: 'a SmartCard-HSM (OpenSC drives it over APDUs; the host finds its slot by the reader)',
+      piv: `a PIV card (management key ${card.mgmtAlg}, held by the renewal service)`,
+      softhsm: 'a SoftHSM card',
+    }[CARD];
     say(`stand-in dashboard at ${bed.standin.url}; the user's card, ${kind} (serial ${card.tokenSerial}), is in the second reader`);
     console.log(`\nBefore:\n${cardTable(bed)}`);
 

@@ -17,6 +17,8 @@ export const READERS = ['Virtual PCD 00 00', 'Virtual PCD 00 01'];
 export const SPONSOR_READER = 0;
 export const MANAGED_READER = 1;
 export const USER_PIN = '123456';
+/** OpenSC's PKCS#11 module, which drives the virtual SmartCard-HSM over APDUs. */
+export const OPENSC_MODULE = '/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so';
 
 const binary = (name) => {
   const file = path.join(BIN, name);
@@ -65,6 +67,7 @@ export class Readers {
     const ready = await readers.proc.next();
     if (!ready.ready) throw new Error(`cis-testbed serve: ${JSON.stringify(ready)}`);
     readers.socket = ready.socket;
+    readers.openscConf = ready.openscConf;
     return readers;
   }
 
@@ -128,13 +131,27 @@ export class Standin {
     return JSON.parse(out.toString());
   }
 
+  /**
+   * Makes a virtual SmartCard-HSM card file for `user` (cis-testbed schsm provision, through
+   * OpenSC, certificates from this CA) and registers it under the serial OpenSC reports.
+   */
+  provisionSchsm({ cardFile, user = 'alice', authDays = 45, signDays = 45, pin = USER_PIN, alg = 'p384' }) {
+    const out = execFileSync(binary('cis-standin'), [
+      'provision', '--data', this.dataDir, '--schsm-card', cardFile, '--user', user, '--pin', pin,
+      '--alg', alg, '--auth-days', String(authDays), '--sign-days', String(signDays),
+    ], { env: { ...process.env, CIS_TESTBED_BIN: binary('cis-testbed') } });
+    return JSON.parse(out.toString());
+  }
+
   stop() { return this.proc.stop(); }
 }
 
 /** Everything one test needs, in one temp dir. */
 export class Bed {
-  static async start({ validityDays, serviceMenu } = {}) {
+  /** `opensc: true`: the host runs on OpenSC (SmartCard-HSM cards, no slotMap). */
+  static async start({ validityDays, serviceMenu, opensc = false } = {}) {
     const bed = new Bed();
+    bed.opensc = opensc;
     bed.dir = mkdtempSync(path.join(tmpdir(), 'cis-renew-e2e-'));
     bed.softhsmConf = execFileSync(binary('cis-testbed'), ['softhsm', 'new', '--dir', path.join(bed.dir, 'softhsm')]).toString().trim();
     bed.readers = await Readers.start(path.join(bed.dir, 'pcscd'));
@@ -163,10 +180,28 @@ export class Bed {
     return card;
   }
 
+  /**
+   * Provisions a virtual SmartCard-HSM for `user` (see Standin.provisionSchsm) and inserts it
+   * into `reader` (its `cardFile` is where the card keeps its state); `faults` are serve's insert options (e.g. `--keygen-delay-ms 2000`).
+   */
+  async schsmCard({ reader = MANAGED_READER, user = 'alice', authDays = 45, signDays = 45, pin = USER_PIN, alg, faults = '' } = {}) {
+    const cardFile = path.join(this.dir, `schsm-${reader}.json`);
+    const card = this.standin.provisionSchsm({ cardFile, user, authDays, signDays, pin, alg });
+    await this.readers.command(`insert ${reader} --card ${cardFile} ${faults}`.trim());
+    return card;
+  }
+
+  /** What OpenSC shows on the SmartCard-HSM in `reader` after a login, each pair signed and verified. */
+  inspectSchsm(pin = USER_PIN, reader = MANAGED_READER) {
+    const out = execFileSync(binary('cis-testbed'), ['schsm', 'p11-inspect', '--reader', READERS[reader], '--pin', pin],
+      { env: { ...process.env, ...this.hostEnv() } });
+    return JSON.parse(out.toString());
+  }
+
   writeHostConfig() {
     writeFileSync(this.hostConfig, JSON.stringify({
-      pkcs11Module: '/usr/lib/softhsm/libsofthsm2.so',
-      slotMap: this.slotMap,
+      // On OpenSC the host finds the managed reader's slot by its description, as in production.
+      ...(this.opensc ? { pkcs11Module: OPENSC_MODULE } : { pkcs11Module: '/usr/lib/softhsm/libsofthsm2.so', slotMap: this.slotMap }),
       logFile: this.hostLog,
       logLevel: 'debug',
       // Renewals need anchors (fail closed): the stand-in's EST CA issues the certificates.
@@ -179,6 +214,7 @@ export class Bed {
     return {
       PCSCLITE_CSOCK_NAME: this.readers.socket,
       SOFTHSM2_CONF: this.softhsmConf,
+      ...(this.opensc ? { OPENSC_CONF: this.readers.openscConf } : {}),
       CIS_RENEW_CONFIG: this.hostConfig,
     };
   }

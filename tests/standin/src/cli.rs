@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use lexopt::prelude::*;
 
 use crate::app::Policy;
-use crate::provision::{PivProvisionOptions, ProvisionOptions};
+use crate::provision::{PivProvisionOptions, ProvisionOptions, SchsmProvisionOptions};
 use crate::server::ServeOptions;
 
 /// Help text.
@@ -21,6 +21,8 @@ USAGE:
   cis-standin provision --data DIR --piv-card DIR --user USER [--pin PIN]
                       [--mgmt-alg 3des|aes128|aes192|aes256] [--alg p384|p256|rsa2048]
                       [--auth-days N] [--sign-days N]
+  cis-standin provision --data DIR --schsm-card FILE --user USER [--pin PIN]
+                      [--alg p384|p256|rsa2048] [--auth-days N] [--sign-days N]
   cis-standin register-card --data DIR --user USER [--serial S] [--label LABEL]
                       [--auth-days N] [--sign-days N]
   cis-standin --help
@@ -37,6 +39,9 @@ provision      Make a SoftHSM token for a seeded user (through the test bed's
                `cis-testbed piv provision`; management key derived from this stand-in's
                master secret, AES-256 by default), register it as a PIV card (card ID =
                CHUID GUID hex), and print it as JSON.
+               With --schsm-card: make a virtual SmartCard-HSM card file instead (through
+               `cis-testbed schsm provision`, i.e. OpenSC), register it under the token
+               serial OpenSC reports, and print it as JSON.
 register-card  Register a card without a token (certificates for throwaway keys).
 
 USER is a handle (alice, bob, carol) or a 12-digit UUID. Days may be negative (expired).
@@ -53,6 +58,8 @@ pub enum Command {
     Provision(ProvisionOptions),
     /// Make and register a PIV test card.
     ProvisionPiv(PivProvisionOptions),
+    /// Make and register a virtual SmartCard-HSM card file.
+    ProvisionSchsm(SchsmProvisionOptions),
     /// Register a card without a token.
     RegisterCard(RegisterOptions),
 }
@@ -101,6 +108,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
     let mut auth_days = 45i64;
     let mut sign_days = 45i64;
     let mut piv_card = None;
+    let mut schsm_card = None;
     let mut mgmt_alg = cis_renew_testbed::piv::MgmtAlg::Aes256;
     let mut alg = "p384".to_owned();
     while let Some(arg) = p.next().map_err(|e| e.to_string())? {
@@ -122,6 +130,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             Long("auth-days") => auth_days = num(&mut p, "--auth-days")?,
             Long("sign-days") => sign_days = num(&mut p, "--sign-days")?,
             Long("piv-card") => piv_card = Some(PathBuf::from(p.value().map_err(|e| e.to_string())?)),
+            Long("schsm-card") => schsm_card = Some(PathBuf::from(p.value().map_err(|e| e.to_string())?)),
             Long("mgmt-alg") => mgmt_alg = text(&mut p)?.parse().map_err(|e| format!("--mgmt-alg: {e}"))?,
             Long("alg") => {
                 alg = text(&mut p)?;
@@ -146,6 +155,18 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             policy,
             admin_token,
             tls,
+        })),
+        "provision" if piv_card.is_some() && schsm_card.is_some() => {
+            Err("--piv-card and --schsm-card: choose one".into())
+        }
+        "provision" if schsm_card.is_some() => Ok(Command::ProvisionSchsm(SchsmProvisionOptions {
+            data: data.ok_or("--data is required")?,
+            card: schsm_card.unwrap_or_default(),
+            user: need(user, "--user")?,
+            pin: pin.unwrap_or_else(|| cis_renew_testbed::token::DEFAULT_USER_PIN.to_owned()),
+            alg,
+            auth_days,
+            sign_days,
         })),
         "provision" if piv_card.is_some() => Ok(Command::ProvisionPiv(PivProvisionOptions {
             data: data.ok_or("--data is required")?,
@@ -208,6 +229,19 @@ mod tests {
             Ok(Command::Provision(o)) => assert_eq!((o.auth_days, o.sign_days), (-1, 45)),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn parse_provision_schsm_card() {
+        match parse(args("provision --data d --schsm-card c.json --user bob --alg rsa2048")) {
+            Ok(Command::ProvisionSchsm(o)) => {
+                assert_eq!(o.card, PathBuf::from("c.json"));
+                assert_eq!((o.user.as_str(), o.alg.as_str(), o.pin.as_str()), ("bob", "rsa2048", "123456"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = parse(args("provision --data d --schsm-card c --piv-card p --user bob"));
+        assert!(matches!(e, Err(m) if m.contains("choose one")));
     }
 
     #[test]

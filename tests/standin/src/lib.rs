@@ -53,6 +53,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         }
         Command::Provision(opts) => provision::run(&opts).map(|v| println!("{v}")),
         Command::ProvisionPiv(opts) => provision::run_piv(&opts).map(|v| println!("{v}")),
+        Command::ProvisionSchsm(opts) => provision::run_schsm(&opts).map(|v| println!("{v}")),
         Command::RegisterCard(opts) => register_card(&opts).map(|v| println!("{v}")),
     };
     match result {

@@ -146,5 +146,59 @@ pub fn run_piv(opts: &PivProvisionOptions) -> Result<Value, String> {
     }))
 }
 
+/// Options of `provision --schsm-card FILE`.
+#[derive(Debug, Clone)]
+pub struct SchsmProvisionOptions {
+    /// The card file to create.
+    pub card: PathBuf,
+    /// Data directory (database + CA).
+    pub data: PathBuf,
+    /// User handle or UUID.
+    pub user: String,
+    /// User PIN.
+    pub pin: String,
+    /// Key algorithm of both pairs (`p384`, `p256`, `rsa2048`).
+    pub alg: String,
+    /// Days until the authentication certificate expires.
+    pub auth_days: i64,
+    /// Days until the signing certificate expires.
+    pub sign_days: i64,
+}
+
+/// Makes a virtual SmartCard-HSM card file for a seeded user with `cis-testbed schsm
+/// provision` (through OpenSC, certificates from this stand-in's CA) and registers it under
+/// the token serial OpenSC reports, so the dashboard finds it by that serial.
+pub fn run_schsm(opts: &SchsmProvisionOptions) -> Result<Value, String> {
+    let (store, ca) = open_data(&opts.data)?;
+    let user = store
+        .user_by_handle_or_uuid(&opts.user)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no user {:?} (try alice, bob or carol)", opts.user))?;
+    let mut cmd = Command::new(testbed_bin().map_err(|e| e.to_string())?);
+    cmd.args(["schsm", "provision", "--json", "--card"])
+        .arg(&opts.card)
+        .arg("--ca")
+        .arg(ca.dir())
+        .args(["--pin", &opts.pin, "--subject", &user.subject, "--alg", &opts.alg])
+        .args(["--auth-days", &opts.auth_days.to_string(), "--sign-days", &opts.sign_days.to_string()]);
+    let out = util::run(&mut cmd, None).map_err(|e| e.to_string())?;
+    let card: ProvisionedCard = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("unexpected `cis-testbed schsm provision` output: {e}"))?;
+    let ders: Vec<Vec<u8>> = card.certs.iter().map(|c| c.cert_der.clone()).collect();
+    let registered =
+        enrol::register_certificates(&store, &ca, &user, &card.token_serial, &card.token_label, &ders)
+            .map_err(|e| e.to_string())?;
+    let certs = store.current_certs(registered.id).map_err(|e| e.to_string())?;
+    Ok(json!({
+        "tokenSerial": card.token_serial,
+        "tokenLabel": card.token_label,
+        "cardFile": opts.card.display().to_string(),
+        "keyAlg": opts.alg,
+        "user": { "handle": user.handle, "uuid": user.uuid, "name": user.name, "subject": user.subject },
+        "caCert": ca.cert_pem_path().display().to_string(),
+        "certificates": certs.iter().map(cert_json).collect::<Vec<_>>(),
+    }))
+}
+
 /// The label PIV cards are registered with (the dashboard shows it like a token label).
 pub const PIV_LABEL: &str = "PIV card";
