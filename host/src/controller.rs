@@ -90,6 +90,9 @@ impl Controller {
         };
         let started = Instant::now();
         let outcome = self.dispatch(&mut request);
+        // Whatever the handler left (a passcode sent to the wrong command, or one refused
+        // before it was taken out) is wiped, not just dropped.
+        crate::protocol::message::wipe(&mut request.params);
         self.services.set_renewal_open(self.renewal.is_some());
         let command =
             if COMMANDS.contains(&request.command.as_str()) { request.command.as_str() } else { "(unknown)" };
@@ -108,7 +111,7 @@ impl Controller {
     fn dispatch(&mut self, request: &mut Request) -> Result<Value, HostError> {
         match request.command.as_str() {
             "renewBegin" => {
-                let pin = handlers::renew_begin::take_pin(&mut request.params)?;
+                let params = handlers::renew_begin::take_params(&mut request.params)?;
                 if self.renewal.is_some() {
                     return Err(HostError::new(
                         ErrorCode::Busy,
@@ -116,7 +119,7 @@ impl Controller {
                     ));
                 }
                 let mut progress = self.progress(&request.id);
-                let requested = handlers::renew_begin::begin(&self.services, pin, &mut progress)?;
+                let requested = handlers::renew_begin::begin(&self.services, params, &mut progress)?;
                 let result = handlers::renew_begin::result(&requested);
                 self.renewal = Some(requested);
                 self.services.set_renewal_open(true);

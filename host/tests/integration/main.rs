@@ -6,6 +6,7 @@
 mod bed;
 mod util;
 
+mod cardshapes;
 mod catalogue;
 mod cli;
 mod config;
