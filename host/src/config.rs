@@ -69,6 +69,9 @@ pub struct Config {
     pub new_key_algorithm: NewKeyAlgorithm,
     /// The algorithms new keys may have, whoever asks (`allowedKeyAlgorithms`).
     pub allowed_key_algorithms: Vec<NewKeyAlgorithm>,
+    /// How long an open renewal may wait for `renewComplete` before it is cancelled
+    /// (`renewalTimeoutSeconds`).
+    pub renewal_timeout_seconds: u32,
 }
 
 /// A new key's algorithm by its config and wire name.
@@ -121,6 +124,7 @@ impl Default for Config {
             log_level: LogLevel::Info,
             new_key_algorithm: NewKeyAlgorithm::P384,
             allowed_key_algorithms: NewKeyAlgorithm::ALL.to_vec(),
+            renewal_timeout_seconds: 300,
         }
     }
 }
@@ -182,6 +186,9 @@ impl Config {
         }
         if let Err(problem) = crate::certs::chain::load_anchors(&self.trust_anchors) {
             return Err(format!("key 'trustAnchors': {problem}"));
+        }
+        if !(1..=3600).contains(&self.renewal_timeout_seconds) {
+            return Err("key 'renewalTimeoutSeconds': must be from 1 to 3600".into());
         }
         if self.allowed_key_algorithms.is_empty() {
             return Err("key 'allowedKeyAlgorithms': name at least one algorithm".into());
@@ -291,6 +298,7 @@ mod tests {
             (r#"{"logLevel":"loud"}"#, "logLevel"),
             (r#"{"newKeyAlgorithm":"rsa1024"}"#, "newKeyAlgorithm"),
             (r#"{"allowedKeyAlgorithms":[]}"#, "allowedKeyAlgorithms"),
+            (r#"{"renewalTimeoutSeconds":0}"#, "renewalTimeoutSeconds"),
             (r#"{"newKeyAlgorithm":"rsa2048","allowedKeyAlgorithms":["p384"]}"#, "newKeyAlgorithm"),
             (r#"{"managedReader":""}"#, "managedReader"),
             (r#"{"trustAnchors":["/nonexistent/ca.pem"]}"#, "trustAnchors"),

@@ -121,7 +121,7 @@ fn renew(card: BoxedCard) -> Result<(), HostError> {
     let requested = Opened::new(card, Settings { window_days: 90, new_key_algorithm: KeyAlgorithm::P384 })
         .sign_in(Some(&pin(PIN)), &mut sink)?
         .prepare(now)?
-        .generate_keys(&mut sink)?
+        .generate_keys(&mut sink, &|| false)?
         .build_requests(&mut sink)?;
     let certificates: Vec<Vec<u8>> = requested.roles().iter().map(|r| issue(r, 45)).collect();
     let proof = requested.verify(&certificates, &[], now)?;
@@ -356,7 +356,7 @@ fn cancel_removes_pending_keys_and_keeps_old_pairs() {
     )
     .sign_in(Some(&pin(PIN)), &mut sink)
     .and_then(|s| s.prepare(OffsetDateTime::now_utc()))
-    .and_then(|r| r.generate_keys(&mut sink))
+    .and_then(|r| r.generate_keys(&mut sink, &|| false))
     .and_then(|k| k.build_requests(&mut sink))
     .expect("begin");
     for role in requested.roles() {

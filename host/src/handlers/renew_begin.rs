@@ -18,7 +18,7 @@ use crate::protocol::{ErrorCode, HostError};
 use crate::readers::presence::PcscPresence;
 use crate::readers::Readers;
 use crate::renewal::steps::ProgressSink;
-use crate::renewal::{Opened, Requested, Settings};
+use crate::renewal::{cancelled, Opened, Requested, Settings};
 use crate::services::Services;
 use crate::token::algorithm::KeyAlgorithm;
 use crate::token::card::CryptokiCard;
@@ -120,6 +120,7 @@ pub fn begin(
     services: &Services,
     params: BeginParams,
     progress: ProgressSink<'_>,
+    stopped: &dyn Fn() -> bool,
 ) -> Result<Requested, HostError> {
     let BeginParams { pin, card_serial, key_algorithm } = params;
     let algorithm = choose_algorithm(&services.config, key_algorithm.as_deref())?;
@@ -161,11 +162,22 @@ pub fn begin(
     let session = CryptokiCard::open(module, slot, Some(Box::new(presence)))?.with_lock(lock);
     let settings =
         Settings { window_days: services.config.renewal_window_days, new_key_algorithm: algorithm };
+    if stopped() {
+        return Err(cancelled());
+    }
     let signed_in = Opened::new(Box::new(session), settings).sign_in(pin.as_ref(), progress)?;
     drop(pin);
+    if stopped() {
+        return Err(cancelled());
+    }
     let ready = signed_in.prepare(OffsetDateTime::now_utc())?;
-    let keys = ready.generate_keys(progress)?;
-    keys.build_requests(progress)
+    let keys = ready.generate_keys(progress, stopped)?;
+    let requested = keys.build_requests(progress)?;
+    if stopped() {
+        requested.cancel()?;
+        return Err(cancelled());
+    }
+    Ok(requested)
 }
 
 /// The refusal for a card the rule says no to.

@@ -115,18 +115,25 @@ pub struct CertificateEntry {
     pub renewable: bool,
 }
 
-/// Handles `status`.
-pub fn handle(services: &Services, params: &Map<String, Value>) -> Result<Value, HostError> {
+/// Handles `status`; `own_renewal_under_way` comes from the card worker, which owns the
+/// renewal.
+pub fn handle(
+    services: &Services,
+    params: &Map<String, Value>,
+    own_renewal_under_way: bool,
+) -> Result<Value, HostError> {
     params::only(params, &[])?;
-    let report = status(services)?;
+    let readers = Readers::connect()?.list()?;
+    let report = status_for_readers(services, &readers, own_renewal_under_way)?;
     serde_json::to_value(report)
         .map_err(|e| HostError::new(crate::protocol::ErrorCode::InternalError, e.to_string()))
 }
 
-/// Reads readers and the managed card now.
+/// Reads readers and the managed card now, with no renewal of this host under way (the
+/// command line, and `renewComplete` once the renewal is over).
 pub fn status(services: &Services) -> Result<StatusReport, HostError> {
     let readers = Readers::connect()?.list()?;
-    status_for_readers(services, &readers, services.renewal_open())
+    status_for_readers(services, &readers, false)
 }
 
 impl ReaderEntry {

@@ -45,6 +45,9 @@ pub enum ErrorCode {
     UnknownRenewal,
     /// Another renewal is in progress on this card.
     Busy,
+    /// The renewal was cancelled (`renewCancel` or end of input) while it began; the card
+    /// keeps its old pairs.
+    Cancelled,
     /// The card in the reader is not the one the sponsor confirmed (`cardSerial`).
     CardChanged,
     /// The key algorithm asked for is not in IT's `allowedKeyAlgorithms`.
@@ -79,6 +82,7 @@ impl ErrorCode {
             ErrorCode::CertificateInvalid => "CERTIFICATE_INVALID",
             ErrorCode::UnknownRenewal => "UNKNOWN_RENEWAL",
             ErrorCode::Busy => "BUSY",
+            ErrorCode::Cancelled => "CANCELLED",
             ErrorCode::CardChanged => "CARD_CHANGED",
             ErrorCode::KeyAlgorithmNotAllowed => "KEY_ALGORITHM_NOT_ALLOWED",
             ErrorCode::KeyAlgorithmUnsupported => "KEY_ALGORITHM_UNSUPPORTED",

@@ -211,10 +211,22 @@ impl Ready {
 
     /// Generates one key pair per role on the card (of the configured algorithm), with a new
     /// CKA_ID and the pending label. On failure the keys made so far are removed (best effort).
-    pub fn generate_keys(mut self, progress: ProgressSink<'_>) -> Result<KeysMade, HostError> {
+    ///
+    /// `stopped` is asked before each key and after the last: when it says yes (a cancel came
+    /// while the token worked), the keys made so far are removed and the answer is
+    /// `CANCELLED`, leaving the old pairs working.
+    pub fn generate_keys(
+        mut self,
+        progress: ProgressSink<'_>,
+        stopped: &dyn Fn() -> bool,
+    ) -> Result<KeysMade, HostError> {
         let total = self.old.len();
         let mut new: Vec<NewKey> = Vec::with_capacity(total);
         for (i, old) in self.old.iter().enumerate() {
+            if stopped() {
+                abandon(&mut *self.card, &new.iter().map(|k| k.keys).collect::<Vec<_>>());
+                return Err(cancelled());
+            }
             reach(progress, Step::GenerateKey, Some((i + 1, total)));
             match make_key(&mut *self.card, self.algorithm, old.role) {
                 Ok(key) => new.push(key),
@@ -226,8 +238,20 @@ impl Ready {
                 }
             }
         }
+        if stopped() {
+            abandon(&mut *self.card, &new.iter().map(|k| k.keys).collect::<Vec<_>>());
+            return Err(cancelled());
+        }
         Ok(KeysMade { card: self.card, old: self.old, new })
     }
+}
+
+/// The answer to a renewal stopped while it began.
+pub fn cancelled() -> HostError {
+    HostError::new(
+        ErrorCode::Cancelled,
+        "The renewal was cancelled. The card keeps its current certificates.",
+    )
 }
 
 /// Generates one key pair; on failure also returns the pair's objects if they exist.

@@ -16,3 +16,4 @@ mod recovery;
 mod renewal;
 mod status;
 mod watch;
+mod worker;
