@@ -55,7 +55,7 @@ test('renewal_happyPath_pinThenEstThenComplete', async () => {
 
   assert.equal(s.r.pinSubmitted(PIN), true);
   assert.equal(s.r.phase, PHASE.BEGINNING);
-  assert.deepEqual(s.host.pending('renewBegin').params, { pin: PIN });
+  assert.deepEqual(s.host.pending('renewBegin').params, { pin: PIN, cardSerial: 'S1' });
 
   s.host.event('renewBegin', { event: 'progress', step: 'login' });
   assert.equal(s.pinLog.filter((x) => x[0] === 'close').length, 0, 'window stays while the PIN is checked');
@@ -253,7 +253,7 @@ test('renewal_pinPad_skipsTheWindow', async () => {
   s.r.start({ owner: 't1', status: dueStatus({ pinPad: true }), serial: 'S1' });
   assert.equal(s.pinLog.length, 0);
   assert.equal(s.r.phase, PHASE.BEGINNING);
-  assert.deepEqual(s.host.pending('renewBegin').params, {});
+  assert.deepEqual(s.host.pending('renewBegin').params, { cardSerial: 'S1' });
   assert.equal(s.r.view().pinPad, true);
   s.host.fail('renewBegin', new CisError('PIN_INCORRECT', 'wrong', { triesLeft: 1 }));
   await flush();

@@ -31,6 +31,9 @@
     CERTIFICATE_INVALID: { key: 'errCertificateInvalid', source: 'host', retry: false },
     UNKNOWN_RENEWAL: { key: 'errUnknownRenewal', source: 'host', retry: true },
     BUSY: { key: 'errBusy', source: 'host', retry: true },
+    CARD_CHANGED: { key: 'errCardChanged', source: 'host', retry: true },
+    KEY_ALGORITHM_NOT_ALLOWED: { key: 'errKeyAlgorithmNotAllowed', source: 'host', retry: false },
+    KEY_ALGORITHM_UNSUPPORTED: { key: 'errKeyAlgorithmUnsupported', source: 'host', retry: false },
     RESPONSE_TOO_LARGE: { key: 'errResponseTooLarge', source: 'host', retry: false },
     INTERNAL_ERROR: { key: 'errInternal', source: 'host', retry: true },
     // The extension's own.
