@@ -137,6 +137,9 @@ pub struct Requested {
     id: RenewalId,
     card: BoxedCard,
     roles: Vec<RoleRenewal>,
+    /// Per role, the pending certificate object already written and read back (a failed
+    /// `renewComplete` keeps them, so a retry with the same CA answer does not write twice).
+    written: Vec<Option<ObjectRef>>,
 }
 
 impl Opened {
@@ -333,7 +336,8 @@ impl KeysMade {
                 return Err(error);
             }
         };
-        Ok(Requested { id, card: self.card, roles })
+        let written = vec![None; roles.len()];
+        Ok(Requested { id, card: self.card, roles, written })
     }
 }
 
@@ -349,9 +353,13 @@ impl Requested {
     }
 
     /// Removes the pending keys; the old pairs are untouched.
+    /// Also removes certificates a failed `renewComplete` wrote for them (keys first, the
+    /// certificate last, as recovery orders it).
     pub fn cancel(mut self) -> Result<(), HostError> {
-        for role in &self.roles {
-            for object in [role.new.keys.private, role.new.keys.public] {
+        for (role, written) in self.roles.iter().zip(&self.written) {
+            for object in
+                [Some(role.new.keys.private), Some(role.new.keys.public), *written].into_iter().flatten()
+            {
                 self.card.destroy(object)?;
             }
         }
