@@ -158,8 +158,8 @@ pub fn begin(
         .ok_or_else(|| HostError::new(ErrorCode::NoCard, "The card in the managed reader has gone."))?;
     // Before signing in: recovery at sign-in must not mistake another host's open renewal on
     // this card for leftovers.
-    let lock = CardLock::acquire(&card.summary.serial)?;
-    let session = CryptokiCard::open(module, slot, Some(Box::new(presence)))?.with_lock(lock);
+    let lock = CardLock::acquire(&card.lock_key())?;
+    let session = CryptokiCard::open(module, slot, Some(Box::new(presence)))?.with_lock(Some(lock));
     let settings =
         Settings { window_days: services.config.renewal_window_days, new_key_algorithm: algorithm };
     if stopped() {

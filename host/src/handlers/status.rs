@@ -8,6 +8,7 @@ use crate::protocol::HostError;
 use crate::readers::{ReaderInfo, Readers};
 use crate::services::Services;
 use crate::token::inventory::{Inventory, RENEWED_ROLES};
+use crate::token::lock::{CardKey, CardLock};
 use crate::token::{PinState, TokenSummary};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -68,6 +69,10 @@ pub struct CardReport {
     /// login) finishes or undoes it. Only present when true.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// A renewal of this card is running in another program (another browser's host holds
+    /// the card lock). Only present when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub renewal_elsewhere: bool,
 }
 
 /// Token identity.
@@ -164,6 +169,11 @@ pub struct ManagedCard {
 }
 
 impl ManagedCard {
+    /// The key of the cross-process card lock (`token::lock`).
+    pub fn lock_key(&self) -> CardKey {
+        CardKey::new(&self.summary.serial, &self.reader.name, self.reader.atr.as_deref().unwrap_or_default())
+    }
+
     /// The passcode facts that gate renewal.
     pub fn pin_gate(&self) -> PinGate {
         PinGate {
@@ -223,7 +233,10 @@ pub fn status_for_readers(
         Err(reason) => return Ok(report.without_card(reason)),
     };
     let mut entry = card_report(&card, services.config.renewal_window_days);
-    entry.interrupted = !own_renewal_open && card.inventory.interrupted();
+    // Another host holding the card's lock is renewing it now: its pending objects are work
+    // in progress there, not an interruption.
+    entry.renewal_elsewhere = !own_renewal_open && CardLock::held_elsewhere(&card.lock_key());
+    entry.interrupted = !own_renewal_open && !entry.renewal_elsewhere && card.inventory.interrupted();
     report.card = Some(entry);
     Ok(report)
 }
@@ -273,6 +286,7 @@ fn card_report(card: &ManagedCard, window: u32) -> CardReport {
         reason: verdict.reason.map(|r| r.as_str()),
         renewable_from: verdict.renewable_from.map(rfc3339),
         interrupted: false,
+        renewal_elsewhere: false,
     }
 }
 
