@@ -2,7 +2,7 @@
 peak RSS. Prints one table. Run through bench/run.sh, which sets up the test bed."""
 import argparse, json, os, statistics, struct, subprocess, time
 
-ORIGIN = "chrome-extension://kfambhddimdfpaookgghehjdgahadkji/"
+ORIGIN = "chrome-extension://%s/" % json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "manifests", "identity.json")))["chromiumId"]
 
 
 def read_frame(stream):

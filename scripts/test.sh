@@ -7,7 +7,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
-bash scripts/install-deps.sh || { echo "install-deps failed"; exit 1; }
+bash scripts/install-deps.sh test || { echo "install-deps failed"; exit 1; }
 export PATH="$HOME/.cargo/bin:$PATH"
 
 passed=0
@@ -31,6 +31,9 @@ suite() {
 suite "cargo fmt" cargo fmt --all -- --check
 suite "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 suite "cargo build (binaries the tests spawn)" cargo build --workspace --bins --locked
+suite "PIV test card build (own workspace and target dir)" \
+  cargo build --manifest-path tests/testbed/piv-card/Cargo.toml --target-dir target/piv-card --locked
+suite "PIV test card fmt" cargo fmt --manifest-path tests/testbed/piv-card/Cargo.toml -- --check
 export CIS_TESTBED_BIN="$ROOT/target/debug/cis-testbed"
 suite "cargo test" cargo test --workspace --locked --no-fail-fast
 suite "host builds for Windows (x86_64-pc-windows-gnu)" \

@@ -9,10 +9,10 @@ test('findMenu_fixtures', () => {
     { file: 'standin-manage-smartcard.html', list: 'service-menu', template: 'service-unlock', manage: true, csrf: 'csrf-abc123', selected: 'S1' },
     { file: 'generic-list-menu.html', listClass: 'menu-list', manage: true, csrf: 't2', selected: null },
     { file: 'no-menu-manage-smartcard.html', list: null, manage: true, csrf: null, selected: null },
-    { file: 'other-page.html', list: null, manage: false, csrf: null, selected: null },
+    { file: 'other-page.html', url: 'http://127.0.0.1:8080/home', list: null, manage: false, csrf: null, selected: null },
   ];
   for (const c of cases) {
-    const { doc } = domFrom(fixture(c.file));
+    const { doc } = domFrom(fixture(c.file), c.url);
     const menu = adapter.findMenu(doc);
     if (c.list === null) assert.equal(menu, null, c.file);
     else if (c.list) {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { normalizeConfig, parseOrigin, parseServiceUrl, matchPatterns, loadConfig, DEFAULTS, DEFAULT_PORTAL_ORIGIN, serviceUrlFor } from '../src/shared/config.js';
+import { normalizeConfig, originProblem, parseSelector, parseOrigin, parseServiceUrl, matchPatterns, loadConfig, DEFAULTS, DEFAULT_PORTAL_ORIGIN, serviceUrlFor } from '../src/shared/config.js';
 
 test('parseOrigin_cases', () => {
   const cases = [
@@ -22,6 +22,48 @@ test('parseOrigin_cases', () => {
   for (const [input, want] of cases) assert.equal(parseOrigin(input), want, String(input));
 });
 
+test('originProblem_wildcardsAndMalformedHostsAreNamed', () => {
+  const cases = [
+    ['https://*', 'wildcards'],
+    ['https://*.nhs.uk', 'wildcards'],
+    ['https://cis.*.nhs.uk', 'wildcards'],
+    ['https://%2A', 'not valid'],
+    ['https://cis_example.nhs.uk', 'not valid'],
+    ['https://-cis.nhs.uk', 'not valid'],
+    ['https://cis.nhs.uk.', 'ends with a dot'],
+    ['https://cis..example', 'not valid'],
+    ['https://cis.example/x', 'a path'],
+    ['https://cis.example#f', 'fragment'],
+    ['https://cis.example?', 'query'],
+    ['https://u@cis.example', 'credentials'],
+    ['http://cis.example', 'loopback'],
+    ['ftp://cis.example', 'scheme'],
+    ['not a url', 'not a URL'],
+    [null, 'not a string'],
+    ['https://' + 'a'.repeat(300), 'longer than 300'],
+  ];
+  for (const [input, needle] of cases) {
+    const problem = originProblem(input);
+    assert.ok(problem && problem.includes(needle), `${input}: ${problem}`);
+    assert.equal(parseOrigin(input), null, String(input));
+  }
+  for (const ok of ['https://cis.example', 'https://xn--bcher-kva.example', 'https://10.0.0.1', 'https://[::1]:8443', 'http://[::1]:8080']) {
+    assert.equal(originProblem(ok), null, ok);
+  }
+});
+
+test('normalizeConfig_wildcardOriginIsRefusedWithItsProblemNamed', () => {
+  const { config, problems } = normalizeConfig({ portalOrigins: ['https://*', 'https://cis.example'] });
+  assert.deepEqual([...config.portalOrigins], ['https://cis.example']);
+  assert.equal(problems.length, 1);
+  assert.match(problems[0], /portalOrigins: ignored "https:\/\/\*" \(wildcards are not allowed/);
+  const { config: none, problems: p2 } = normalizeConfig({ portalOrigins: ['https://*'] });
+  assert.deepEqual([...none.portalOrigins], [DEFAULT_PORTAL_ORIGIN], 'a wildcard never widens the default');
+  assert.equal(p2.length, 2);
+  assert.equal(parseServiceUrl('https://*/est'), null);
+  assert.equal(parseServiceUrl('https://ra_x.example/est'), null);
+});
+
 test('parseServiceUrl_keepsPathDropsTrailingSlash', () => {
   assert.equal(parseServiceUrl('https://ra.example/est/'), 'https://ra.example/est');
   assert.equal(parseServiceUrl('http://127.0.0.1:9000'), 'http://127.0.0.1:9000');
@@ -34,7 +76,7 @@ test('normalizeConfig_cases', () => {
     { raw: {}, want: { ...DEFAULTS }, problems: 0 },
     {
       raw: { portalOrigins: ['http://127.0.0.1:8080', 'http://127.0.0.1:8080/'], renewalServiceUrl: 'http://127.0.0.1:8080', renewalWindowDays: 30, managedReader: 'Virtual PCD 00 01' },
-      want: { portalOrigins: ['http://127.0.0.1:8080'], renewalServiceUrl: 'http://127.0.0.1:8080', renewalWindowDays: 30, managedReader: 'Virtual PCD 00 01' },
+      want: { portalOrigins: ['http://127.0.0.1:8080'], renewalServiceUrl: 'http://127.0.0.1:8080', renewalWindowDays: 30, managedReader: 'Virtual PCD 00 01', siteAdapter: DEFAULTS.siteAdapter },
       problems: 0,
     },
     { raw: { portalOrigins: 'https://cis.example' }, want: { ...DEFAULTS }, problems: 1 },
@@ -71,4 +113,22 @@ test('schema_declaresExactlyTheSettings', () => {
   assert.deepEqual(Object.keys(schema.properties).sort(), Object.keys(DEFAULTS).sort());
   assert.equal(schema.properties.portalOrigins.type, 'array');
   assert.equal(schema.properties.renewalWindowDays.type, 'integer');
+});
+
+test('siteAdapter_selectorsAndMode_validatedLikeTheOtherSettings', () => {
+  const good = normalizeConfig({ siteAdapter: { mode: 'menu', trigger: ' button[aria-label="Services"] ', list: '.cdk-overlay-container [role=menu] > div', item: 'button.mat-mdc-menu-item', cardSerial: '#card-serial-value', page: 'body.manage-card' } });
+  assert.deepEqual(good.problems, []);
+  assert.deepEqual({ ...good.config.siteAdapter }, { mode: 'menu', trigger: 'button[aria-label="Services"]', list: '.cdk-overlay-container [role=menu] > div', item: 'button.mat-mdc-menu-item', cardSerial: '#card-serial-value', page: 'body.manage-card' });
+  assert.ok(Object.isFrozen(good.config.siteAdapter));
+
+  const bad = normalizeConfig({ siteAdapter: { mode: 'script', trigger: 'a{color:red}', list: '<script>', item: 42, cardSerial: '@import x', page: 'x'.repeat(501), onOpen: 'alert(1)' } });
+  assert.deepEqual({ ...bad.config.siteAdapter }, { ...DEFAULTS.siteAdapter }, 'every bad member falls back to the automatic search');
+  assert.equal(bad.problems.length, 7, JSON.stringify(bad.problems));
+  assert.ok(bad.problems.some((p) => p.startsWith('siteAdapter.onOpen: unknown setting')));
+  assert.ok(bad.problems.some((p) => p.startsWith('siteAdapter.mode: not one of auto, menu, panel')));
+
+  assert.deepEqual(normalizeConfig({ siteAdapter: 'auto' }).problems, ['siteAdapter: not an object; searching automatically']);
+  assert.equal(normalizeConfig({}).config.siteAdapter, DEFAULTS.siteAdapter);
+  assert.equal(parseSelector('main h2 + p > strong'), 'main h2 + p > strong');
+  assert.equal(parseSelector('a\nb'), null);
 });

@@ -8,7 +8,7 @@ import { buildMessages } from '../tools/build-messages.mjs';
 
 const { CODES, REASONS, messageKey, CisError, fromWire } = globalThis.cisRenew.errors;
 
-const HOST_CODES = ['BAD_REQUEST', 'MESSAGE_TOO_LARGE', 'UNKNOWN_COMMAND', 'ORIGIN_NOT_ALLOWED', 'CONFIG_INVALID', 'PCSC_UNAVAILABLE', 'TOKEN_UNAVAILABLE', 'TOKEN_ERROR', 'CARD_REMOVED', 'NO_CARD', 'PIN_INCORRECT', 'PIN_LOCKED', 'PIN_INVALID', 'NOT_RENEWABLE', 'CERTIFICATE_MISMATCH', 'CERTIFICATE_INVALID', 'UNKNOWN_RENEWAL', 'BUSY', 'CARD_CHANGED', 'KEY_ALGORITHM_NOT_ALLOWED', 'KEY_ALGORITHM_UNSUPPORTED', 'RESPONSE_TOO_LARGE', 'INTERNAL_ERROR'];
+const HOST_CODES = ['BAD_REQUEST', 'MESSAGE_TOO_LARGE', 'UNKNOWN_COMMAND', 'ORIGIN_NOT_ALLOWED', 'CONFIG_INVALID', 'PCSC_UNAVAILABLE', 'TOKEN_UNAVAILABLE', 'TOKEN_ERROR', 'CARD_REMOVED', 'NO_CARD', 'PIN_INCORRECT', 'PIN_LOCKED', 'PIN_FINAL_TRY', 'PIN_INVALID', 'NOT_RENEWABLE', 'CERTIFICATE_MISMATCH', 'CERTIFICATE_INVALID', 'CERTIFICATE_UNTRUSTED', 'TRUST_NOT_CONFIGURED', 'UNKNOWN_RENEWAL', 'BUSY', 'CARD_AUTH_FAILED', 'CARD_CHANGED', 'KEY_ALGORITHM_NOT_ALLOWED', 'KEY_ALGORITHM_UNSUPPORTED', 'RESPONSE_TOO_LARGE', 'INTERNAL_ERROR'];
 const EXTENSION_CODES = ['HOST_MISSING', 'HOST_TOO_OLD', 'SERVICE_REFUSED', 'SERVICE_UNREACHABLE', 'CANCELLED', 'TIMEOUT'];
 
 test('errors_listIsTheContract', () => {
@@ -68,9 +68,14 @@ test('locales_everyKeyTheCodeUsesExists', () => {
     for (const m of src.matchAll(/data-i18n="([A-Za-z0-9_]+)"/g)) keys.add(m[1]);
     for (const m of src.matchAll(/__MSG_([A-Za-z0-9_]+)__/g)) keys.add(m[1]);
     for (const m of src.matchAll(/key: '([A-Za-z0-9_]+)'/g)) keys.add(m[1]);
+    for (const m of src.matchAll(/\bcountMsg\('([A-Za-z0-9_]+)'/g)) keys.add(`${m[1]}_other`);
+    for (const m of src.matchAll(/: '(err[A-Za-z0-9]+)'/g)) keys.add(m[1]); // tables such as SERVICE_STATUS
   }
   assert.ok(keys.size > 40, `found ${keys.size} keys`);
-  for (const k of keys) assert.ok(messages[k], `missing message "${k}"`);
-  // Keys built at run time: `${messageKey(code)}Reason`.
-  for (const code of ['SERVICE_REFUSED', 'SERVICE_UNREACHABLE']) assert.ok(messages[`${messageKey(code)}Reason`], code);
+  // A count's message (`{key, count}`) has its plural forms instead of a plain key.
+  for (const k of keys) assert.ok(messages[k] || messages[`${k}_other`], `missing message "${k}"`);
+  for (const k of Object.keys(messages).filter((k) => k.endsWith('_other'))) {
+    assert.ok(messages[k.replace(/_other$/, '_one')], `${k}: English needs its _one form`);
+  }
+  assert.equal(typeof messageKey, 'function');
 });

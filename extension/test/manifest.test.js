@@ -8,6 +8,7 @@ import { HOST_NAME } from '../src/background/native.js';
 
 const root = new URL('..', import.meta.url);
 const manifest = JSON.parse(readFileSync(new URL('manifest.json', root), 'utf8'));
+const identity = JSON.parse(readFileSync(new URL('../manifests/identity.json', root), 'utf8'));
 
 /** Chromium's ID: sha256 of the DER public key, first 32 hex digits mapped 0-f -> a-p. */
 function chromiumId(keyBase64) {
@@ -16,7 +17,7 @@ function chromiumId(keyBase64) {
 }
 
 test('manifest_key_givesTheFixedId', () => {
-  assert.equal(chromiumId(manifest.key), 'kfambhddimdfpaookgghehjdgahadkji');
+  assert.equal(chromiumId(manifest.key), identity.chromiumId);
   const ids = readFileSync(new URL('../docs/ids.md', root), 'utf8');
   assert.ok(ids.includes(manifest.key), 'same key as docs/ids.md');
 });
@@ -24,7 +25,7 @@ test('manifest_key_givesTheFixedId', () => {
 test('manifest_browsersAndIdentity', () => {
   assert.equal(manifest.manifest_version, 3);
   assert.equal(manifest.default_locale, 'en');
-  assert.equal(manifest.browser_specific_settings.gecko.id, 'cis-renew@extension');
+  assert.equal(manifest.browser_specific_settings.gecko.id, identity.firefoxId);
   assert.equal(manifest.browser_specific_settings.gecko.strict_min_version, '128.0');
   assert.equal(manifest.background.service_worker, manifest.background.scripts[0]);
   assert.equal(manifest.background.type, 'module');

@@ -11,6 +11,8 @@ const good = [
   [CONTENT_PORT, { type: 'est.response', requestId: 'e2', ok: false, error: { code: 'SERVICE_REFUSED', reason: 'no', status: 403 } }],
   [CONTENT_PORT, { type: 'est.response', requestId: 'e3', ok: false, error: { code: 'TIMEOUT' } }],
   [PIN_PORT, { type: 'pin.submit', pin: '1234' }],
+  [PIN_PORT, { type: 'pin.submit', pin: '1234', confirmFinalTry: true }],
+  [CONTENT_PORT, { type: 'pin.reveal' }],
   [PIN_PORT, { type: 'pin.cancel' }],
 ];
 
@@ -33,6 +35,8 @@ const hostile = [
   ['pin empty', PIN_PORT, { type: 'pin.submit', pin: '' }],
   ['pin too long', PIN_PORT, { type: 'pin.submit', pin: '1'.repeat(65) }],
   ['pin with extra member', PIN_PORT, { type: 'pin.submit', pin: '1234', renewalId: 'x' }],
+  ['final-try confirmation not true', PIN_PORT, { type: 'pin.submit', pin: '1234', confirmFinalTry: 'yes' }],
+  ['reveal from the passcode window', PIN_PORT, { type: 'pin.reveal' }],
   ['est ok without pkcs7', CONTENT_PORT, { type: 'est.response', requestId: 'e1', ok: true }],
   ['est ok with an error too', CONTENT_PORT, { type: 'est.response', requestId: 'e1', ok: true, pkcs7: 'MIIB', error: { code: 'TIMEOUT' } }],
   ['est failure without error', CONTENT_PORT, { type: 'est.response', requestId: 'e1', ok: false }],
@@ -62,7 +66,7 @@ test('validate_returnsACopy', () => {
   assert.equal(out.serial, 'S1');
 });
 
-const EXT = 'kfambhddimdfpaookgghehjdgahadkji';
+const EXT = 'e'.repeat(32);
 const ORIGINS = ['https://cis.example', 'http://127.0.0.1:8080'];
 const tab = { id: 5, windowId: 1 };
 

@@ -7,11 +7,11 @@ import { t } from '../testing/i18n.js';
 
 const HTML = readFileSync(new URL('../src/ui/pin.html', import.meta.url), 'utf8').replace(/<script[^>]*><\/script>/, '');
 
-function setup(show = { type: 'pin.show', card: { label: 'USER CARD', serial: 'S1' }, pinLength: { min: 4, max: 8 }, error: null }) {
-  const dom = new JSDOM(HTML, { url: 'chrome-extension://kfambhddimdfpaookgghehjdgahadkji/src/ui/pin.html' });
+function setup(show = { type: 'pin.show', card: { label: 'USER CARD', serial: 'S1', holder: 'Alex Smith' }, pinLength: { min: 4, max: 8 }, error: null }, { guardMs = 0, clock = { now: 0 } } = {}) {
+  const dom = new JSDOM(HTML, { url: `chrome-extension://${'p'.repeat(32)}/src/ui/pin.html` });
   const doc = dom.window.document;
   const posted = [];
-  const view = createPinView(doc, { port: { postMessage: (m) => posted.push({ ...m }) }, t });
+  const view = createPinView(doc, { port: { postMessage: (m) => posted.push({ ...m }) }, t, guardMs, now: () => clock.now });
   if (show) view.onMessage(show);
   const input = doc.getElementById('pin');
   const submit = () => doc.getElementById('form').dispatchEvent(new dom.window.Event('submit', { cancelable: true }));
@@ -28,7 +28,9 @@ test('pin_page_isLabelledAndLimited', () => {
   assert.equal(input.getAttribute('minlength'), '4');
   assert.equal(input.getAttribute('autocomplete'), 'off');
   assert.equal(doc.getElementById('hint').textContent, '4 to 8 characters.');
-  assert.equal(doc.getElementById('card').textContent, 'Card USER CARD');
+  assert.equal(doc.getElementById('card').textContent, 'For Alex Smith, card S1', 'the holder and the serial the dashboard shows');
+  assert.match(doc.getElementById('holder-types').textContent, /type your own passcode/);
+  assert.equal(doc.getElementById('final-try').hidden, true);
   assert.equal(input.disabled, false);
 });
 
@@ -56,7 +58,7 @@ test('pin_submit_sendsTheTypedPin', () => {
   const sent = [];
   const dom = new JSDOM(HTML);
   const doc = dom.window.document;
-  const view = createPinView(doc, { port: { postMessage: (m) => sent.push(JSON.stringify(m)) }, t });
+  const view = createPinView(doc, { port: { postMessage: (m) => sent.push(JSON.stringify(m)) }, t, guardMs: 0 });
   view.onMessage({ type: 'pin.show', pinLength: { min: 4, max: 8 } });
   doc.getElementById('pin').value = '123456';
   doc.getElementById('form').dispatchEvent(new dom.window.Event('submit', { cancelable: true }));
@@ -108,4 +110,52 @@ test('pin_escapeOrCancel_postsCancelOnce', () => {
   assert.deepEqual(b.posted, [{ type: 'pin.cancel' }]);
   b.view.onMessage({ type: 'pin.show', pinLength: { min: 4, max: 8 } });
   assert.equal(b.input.disabled, true, 'after cancel nothing more is asked');
+});
+
+test('pin_firstMoment_ignoresKeysAndSubmits', async () => {
+  const clock = { now: 1000 };
+  const { doc, dom, input, posted, submit } = setup(undefined, { guardMs: 400, clock });
+  const ev = new dom.window.KeyboardEvent('keydown', { key: 'Enter', bubbles: true, cancelable: true });
+  input.dispatchEvent(ev);
+  assert.equal(ev.defaultPrevented, true, 'a key held from the dashboard does nothing');
+  input.value = '1234';
+  submit();
+  assert.deepEqual(posted, [], 'no submit in the first moment');
+  const cancel = doc.getElementById('cancel');
+  cancel.click();
+  assert.deepEqual(posted, [], 'no cancel by a stray click either');
+  assert.equal(doc.getElementById('form').hasAttribute('data-ready'), false);
+  clock.now += 400;
+  await new Promise((r) => setTimeout(r, 450));
+  assert.equal(doc.getElementById('form').hasAttribute('data-ready'), true, 'marked ready after the first moment');
+  input.value = '1234';
+  submit();
+  assert.deepEqual(posted, [{ type: 'pin.submit', pin: '1234' }]);
+});
+
+test('pin_finalTry_holderConfirmsFirst_thenSubmitCarriesTheConfirmation', () => {
+  const { doc, input, posted, submit } = setup({ type: 'pin.show', card: { serial: 'S1', holder: 'Alex Smith' }, pinLength: { min: 4, max: 8 }, finalTry: true, error: null });
+  const box = doc.getElementById('final-try');
+  const confirm = doc.getElementById('confirm-final-try');
+  assert.equal(box.hidden, false);
+  assert.match(box.textContent, /One more wrong passcode locks the card/);
+  assert.equal(doc.activeElement, confirm, 'focus on the confirmation first');
+  input.value = '1234';
+  submit();
+  assert.deepEqual(posted, [], 'not without the confirmation');
+  assert.equal(doc.getElementById('error').textContent, 'Tick the box to confirm first.');
+  confirm.checked = true;
+  input.value = '1234';
+  submit();
+  assert.deepEqual(posted, [{ type: 'pin.submit', pin: '1234', confirmFinalTry: true }]);
+});
+
+test('pin_everyTry_refocusesThePasscode', () => {
+  const { view, input, submit, doc } = setup();
+  input.value = '0000';
+  submit();
+  doc.getElementById('cancel').focus();
+  view.onMessage({ type: 'pin.show', card: { serial: 'S1' }, pinLength: { min: 4, max: 8 }, error: { code: 'PIN_INCORRECT', triesLeft: 2 } });
+  assert.equal(doc.activeElement, input);
+  assert.equal(doc.getElementById('card').textContent, 'Card S1');
 });

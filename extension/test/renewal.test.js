@@ -306,3 +306,41 @@ test('renewal_dismiss_returnsToIdle', async () => {
   assert.equal(s.r.phase, PHASE.IDLE);
   assert.equal(s.r.view(), null);
 });
+
+test('renewal_finalTry_needsTheHoldersConfirmation_andSaysSoToTheHost', async () => {
+  const s = setup();
+  const status = dueStatus();
+  status.card.pin = 'finalTry';
+  s.r.start({ owner: 't1', status, serial: 'S1' });
+  const shown = s.pinLog[0][1];
+  assert.equal(shown.finalTry, true, 'the window asks the holder to confirm');
+  assert.deepEqual(shown.card, { label: 'USER CARD', serial: 'S1', holder: 'Alex Smith' });
+  assert.equal(s.r.view().finalTry, true);
+  assert.equal(s.r.pinSubmitted(PIN), false, 'no sign-in without the confirmation');
+  assert.equal(s.host.calls.length, 0);
+  assert.equal(s.r.pinSubmitted(PIN, { confirmFinalTry: true }), true);
+  assert.deepEqual(s.host.pending('renewBegin').params, { pin: PIN, cardSerial: 'S1', confirmFinalTry: true });
+});
+
+test('renewal_wrongPinToFinalTry_orHostRefusal_asksForTheConfirmation', async () => {
+  const cases = [
+    new CisError('PIN_INCORRECT', 'wrong', { pin: 'finalTry', triesLeft: 1 }),
+    new CisError('PIN_FINAL_TRY', 'confirm first', { pin: 'finalTry', triesLeft: 1 }),
+  ];
+  for (const err of cases) {
+    const s = setup();
+    s.r.start({ owner: 't1', status: dueStatus(), serial: 'S1' });
+    assert.equal(s.pinLog[0][1].finalTry, false);
+    s.r.pinSubmitted(PIN);
+    assert.deepEqual(s.host.pending('renewBegin').params, { pin: PIN, cardSerial: 'S1' }, 'no confirmation sent while not at the final try');
+    s.host.fail('renewBegin', err);
+    await flush();
+    assert.equal(s.r.phase, PHASE.AWAITING_PIN, err.code);
+    const again = s.pinLog.filter((e) => e[0] === 'show' && e[1].type === 'pin.show').at(-1)[1];
+    assert.equal(again.finalTry, true, err.code);
+    assert.equal(again.error.code, err.code);
+    assert.equal(s.r.pinSubmitted(PIN), false, `${err.code}: not without the confirmation`);
+    s.r.pinSubmitted(PIN, { confirmFinalTry: true });
+    assert.deepEqual(s.host.pending('renewBegin').params, { pin: PIN, cardSerial: 'S1', confirmFinalTry: true });
+  }
+});

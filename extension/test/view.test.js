@@ -7,7 +7,15 @@ import { dueStatus } from '../testing/fakeHost.js';
 
 const { menuState, stepMessage, errorMessage, checklist } = globalThis.cisRenew.view;
 const fmt = (iso) => globalThis.cisRenew.view.formatDate(iso, 'UTC');
-const text = (m) => (m ? t(m.key, m.subs) : null);
+const { pluralKey } = globalThis.cisRenew.view;
+const text = (m) => (m ? t(pluralKey(m, 'en-GB', (k) => Boolean(t.has ? t.has(k) : safe(k))), m.subs) : null);
+function safe(k) {
+  try {
+    return Boolean(t(k));
+  } catch {
+    return false;
+  }
+}
 const connected = { state: 'connected', error: null };
 
 function card(over) {
@@ -32,13 +40,16 @@ test('menuState_reasons', () => {
     { name: 'not due no date', state: { host: connected, status: card({ renewable: false, reason: 'NOT_DUE' }) }, want: /Not due yet/ },
     { name: 'expired', state: { host: connected, status: card({ renewable: false, reason: 'EXPIRED' }) }, want: /Registration Authority \(RA\) in person/ },
     { name: 'locked', state: { host: connected, status: card({ renewable: false, reason: 'PIN_LOCKED' }) }, want: /unlock it first/ },
+    { name: 'interrupted but locked', state: { host: connected, status: card({ renewable: false, reason: 'PIN_LOCKED', interrupted: true }) }, want: /unlock it first/ },
+    { name: 'interrupted, not due: offered to finish', state: { host: connected, status: card({ renewable: false, reason: 'NOT_DUE', interrupted: true, remaining: ['signing'] }) }, want: null },
     { name: 'unknown reason', state: { host: connected, status: card({ renewable: false, reason: 'SOMETHING_NEW' }) }, want: 'This card can’t be renewed here.' },
     { name: 'renewing here', state: { host: connected, status: dueStatus(), renewal: { phase: 'requesting' } }, want: 'A renewal is in progress.' },
     { name: 'finished renewal does not block', state: { host: connected, status: dueStatus(), renewal: { phase: 'done' } }, want: null },
     { name: 'renewing elsewhere', state: { host: connected, status: dueStatus(), renewalElsewhere: true }, want: 'A renewal is running in another tab.' },
     { name: 'selected card matches', state: { host: connected, status: dueStatus() }, page: { selectedSerial: 's1' }, want: null },
     { name: 'no card selected', state: { host: connected, status: dueStatus() }, page: { selectedSerial: '' }, want: 'Select the user’s card on this page first.' },
-    { name: 'another card selected', state: { host: connected, status: dueStatus() }, page: { selectedSerial: 'S2' }, want: /not the card selected/ },
+    { name: 'same card, written differently', state: { host: connected, status: dueStatus() }, page: { selectedSerial: ' s-1 ' }, want: null },
+    { name: 'another card selected', state: { host: connected, status: dueStatus() }, page: { selectedSerial: 'S2' }, want: /shows card S2, but the second reader holds card S1/ },
   ];
   for (const c of cases) {
     const m = menuState(c.state, fmt, c.page);
@@ -76,7 +87,14 @@ test('errorMessage_pinCases', () => {
     [{ code: 'PIN_INCORRECT', pin: 'countLow' }, 'Wrong passcode. The card does not say how many tries are left: a few more wrong passcodes will lock it.'],
     [{ code: 'PIN_INCORRECT', pin: 'countLow', triesLeft: 3 }, 'Wrong passcode. 3 tries left before the card locks.'],
     [{ code: 'NOT_RENEWABLE', reason: 'EXPIRED' }, 'A certificate has expired: the user needs to see a Registration Authority (RA) in person.'],
-    [{ code: 'SERVICE_UNREACHABLE', reason: 'Failed to fetch' }, 'The renewal service could not be reached (Failed to fetch). Try again.'],
+    [{ code: 'PIN_INCORRECT', triesLeft: 5 }, 'Wrong passcode. 5 tries left before the card locks.'],
+    [{ code: 'PIN_FINAL_TRY', triesLeft: 1 }, t('errPinFinalTryNeeded')],
+    [{ code: 'SERVICE_UNREACHABLE', reason: 'Failed to fetch' }, t('errServiceUnreachable')],
+    [{ code: 'SERVICE_UNREACHABLE', status: 503, reason: '503 Service Unavailable' }, t('errServiceUnavailable')],
+    [{ code: 'SERVICE_REFUSED', status: 401, reason: 'not signed in' }, t('errServiceSignedOut')],
+    [{ code: 'SERVICE_REFUSED', status: 403, reason: 'sponsor may not renew this user' }, t('errServiceForbidden')],
+    [{ code: 'SERVICE_REFUSED', status: 500, reason: 'boom' }, t('errServiceFailed')],
+    [{ code: 'SERVICE_REFUSED', status: 418, reason: 'teapot' }, t('errServiceRefused')],
     [{ code: 'NOT_A_CODE' }, t('errInternal')],
     [null, t('errInternal')],
   ];
@@ -86,4 +104,50 @@ test('errorMessage_pinCases', () => {
 test('checklist_marksDoneCurrentTodo', () => {
   assert.deepEqual(checklist({ name: 'verify' }).map((g) => g.state), ['done', 'done', 'done', 'current', 'todo']);
   assert.deepEqual(checklist(null).map((g) => g.state), ['todo', 'todo', 'todo', 'todo', 'todo']);
+});
+
+test('errorMessage_neverPutsBrowserOrServiceTextInASentence', () => {
+  for (const reason of ['Failed to fetch', 'NetworkError when attempting to fetch resource.', 'sponsor may not renew this user']) {
+    for (const code of ['SERVICE_REFUSED', 'SERVICE_UNREACHABLE']) {
+      for (const status of [undefined, 200, 202, 400, 401, 403, 404, 409, 429, 500, 503]) {
+        const m = errorMessage({ code, reason, status }, fmt);
+        assert.deepEqual(m.subs, [], `${code} ${status}`);
+        assert.ok(!text(m).includes(reason), `${code} ${status}`);
+      }
+    }
+  }
+});
+
+test('canRetry_onlyWhereTryingAgainCanHelp', () => {
+  const { canRetry } = globalThis.cisRenew.view;
+  const cases = [
+    [{ code: 'SERVICE_UNREACHABLE' }, true],
+    [{ code: 'TIMEOUT' }, true],
+    [{ code: 'CARD_REMOVED' }, true],
+    [{ code: 'SERVICE_REFUSED', status: 503 }, true],
+    [{ code: 'SERVICE_REFUSED', status: 429 }, true],
+    [{ code: 'SERVICE_REFUSED', status: 403 }, false],
+    [{ code: 'PIN_LOCKED' }, false],
+    [{ code: 'HOST_MISSING' }, false],
+    [{ code: 'CERTIFICATE_MISMATCH' }, false],
+    [null, false],
+  ];
+  for (const [error, want] of cases) assert.equal(canRetry(error), want, JSON.stringify(error));
+});
+
+test('formatting_followsTheUiLanguage', () => {
+  const { formatDate, formatNumber, holderName, pluralKey } = globalThis.cisRenew.view;
+  assert.equal(formatDate('2026-03-03T12:00:00Z', 'UTC', 'en-GB'), '3 March 2026');
+  assert.equal(formatDate('2026-03-03T12:00:00Z', 'UTC', 'de'), '3. März 2026');
+  assert.equal(formatDate('2026-03-03T12:00:00Z', 'UTC', 'not a tag!'), '3 March 2026');
+  assert.equal(formatNumber(1000, 'en-GB'), '1,000');
+  assert.equal(formatNumber(1000, 'de'), '1.000');
+  const has = (k) => ['x_one', 'x_other', 'x_few'].includes(k);
+  assert.equal(pluralKey({ key: 'x', count: 1 }, 'en', has), 'x_one');
+  assert.equal(pluralKey({ key: 'x', count: 2 }, 'en', has), 'x_other');
+  assert.equal(pluralKey({ key: 'x', count: 3 }, 'pl', has), 'x_few');
+  assert.equal(pluralKey({ key: 'x', count: 5 }, 'pl', has), 'x_other', 'many falls back to other');
+  assert.equal(holderName('C=GB, O=NHS Test, OU=Sponsors, CN=Jane Smith'), 'Jane Smith');
+  assert.equal(holderName('CN=Smith\\, Jane,O=NHS'), 'Smith, Jane');
+  assert.equal(holderName('O=NHS'), '');
 });

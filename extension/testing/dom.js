@@ -6,8 +6,10 @@ import { readFileSync } from 'node:fs';
 import '../src/shared/errors.js';
 import '../src/shared/view.js';
 import '../src/est/client.js';
+import '../src/est/cardAdmin.js';
 import '../src/content/adapter.js';
 import '../src/content/render.js';
+import '../src/content/placement.js';
 
 export const cisRenew = globalThis.cisRenew;
 

@@ -110,10 +110,11 @@ fn host_renewal(
 ) -> (Duration, u64) {
     let config = dir.join("host.json");
     let slot_map = json!({ READERS[1]: {"tokenLabel": label} });
-    let text = json!({"pkcs11Module": SOFTHSM_MODULE, "slotMap": slot_map, "logLevel": "off"});
+    let text = json!({"pkcs11Module": SOFTHSM_MODULE, "slotMap": slot_map, "logLevel": "off",
+        "trustAnchors": [ca.cert_pem_path()]});
     std::fs::write(&config, text.to_string()).expect("config");
     let mut child = Command::new(env!("CARGO_BIN_EXE_cis-renew-host"))
-        .arg("chrome-extension://kfambhddimdfpaookgghehjdgahadkji/")
+        .arg(cis_renew_host::deploy::identity::DEFAULT_ALLOWED_ORIGINS[0])
         .env("CIS_RENEW_CONFIG", &config)
         .env("SOFTHSM2_CONF", hsm.conf())
         .env("PCSCLITE_CSOCK_NAME", pcscd.socket())

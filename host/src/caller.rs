@@ -62,8 +62,11 @@ mod tests {
                 Some(Caller::ChromeOrigin("chrome-extension://abc/".into())),
             ),
             (
-                &["/usr/lib/mozilla/native-messaging-hosts/uk.nhs.cis_renew.json", "cis-renew@extension"],
-                Some(Caller::FirefoxAddon("cis-renew@extension".into())),
+                &[
+                    "/usr/lib/mozilla/native-messaging-hosts/uk.nhs.cis_renew.json",
+                    crate::deploy::identity::FIREFOX_ID,
+                ],
+                Some(Caller::FirefoxAddon(crate::deploy::identity::FIREFOX_ID.into())),
             ),
             (
                 &["C:\\Program Files\\cis-renew\\firefox.JSON", "x@y"],
@@ -80,9 +83,10 @@ mod tests {
 
     #[test]
     fn is_allowed_compares_exact_identity() {
-        let allowed = vec!["chrome-extension://abc/".to_string(), "cis-renew@extension".to_string()];
+        let allowed =
+            vec!["chrome-extension://abc/".to_string(), crate::deploy::identity::FIREFOX_ID.to_string()];
         assert!(Caller::ChromeOrigin("chrome-extension://abc/".into()).is_allowed(&allowed));
-        assert!(Caller::FirefoxAddon("cis-renew@extension".into()).is_allowed(&allowed));
+        assert!(Caller::FirefoxAddon(crate::deploy::identity::FIREFOX_ID.into()).is_allowed(&allowed));
         assert!(!Caller::ChromeOrigin("chrome-extension://abd/".into()).is_allowed(&allowed));
         assert!(!Caller::ChromeOrigin("chrome-extension://abcd/".into()).is_allowed(&allowed));
         assert!(!Caller::FirefoxAddon("evil@extension".into()).is_allowed(&allowed));

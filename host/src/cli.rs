@@ -9,8 +9,8 @@ use crate::services::Services;
 use std::fmt::Write as _;
 
 /// Subcommand names; a browser never passes a bare word as the first argument.
-pub const SUBCOMMANDS: [&str; 9] =
-    ["status", "install", "uninstall", "manifests", "doctor", "help", "--help", "-h", "--version"];
+pub const SUBCOMMANDS: [&str; 10] =
+    ["status", "install", "uninstall", "manifests", "doctor", "config", "help", "--help", "-h", "--version"];
 
 const USAGE: &str = "\
 cis-renew-host: renews NHS smartcard certificates; browsers start it as a native-messaging host.
@@ -40,6 +40,7 @@ pub fn run(args: &[String]) -> i32 {
         Some("uninstall") => deploy::cli::run_install(&args[1..], true),
         Some("manifests") => deploy::cli::run_manifests(&args[1..]),
         Some("doctor") => deploy::cli::run_doctor(&args[1..]),
+        Some("config") => deploy::cli::run_config(&args[1..]),
         Some("help" | "--help" | "-h") => {
             println!("{}", usage());
             0

@@ -12,9 +12,8 @@ use std::path::{Path, PathBuf};
 /// Environment variable that points at a config file (tests, support staff).
 pub const CONFIG_ENV: &str = "CIS_RENEW_CONFIG";
 
-/// The Chromium ID fixed by the extension manifest's `key`, and the Firefox add-on ID.
-pub const DEFAULT_ALLOWED_ORIGINS: [&str; 2] =
-    ["chrome-extension://kfambhddimdfpaookgghehjdgahadkji/", "cis-renew@extension"];
+/// The extension's own origins and add-on ID (manifests/identity.json, docs/ids.md).
+pub const DEFAULT_ALLOWED_ORIGINS: &[&str] = crate::deploy::identity::DEFAULT_ALLOWED_ORIGINS;
 
 /// How a reader is bound to a PKCS#11 token when slot descriptions do not name the reader.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -43,6 +42,19 @@ pub enum LogLevel {
     Debug,
 }
 
+/// Which card backend drives the card in the managed reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CardBackend {
+    /// PIV over PC/SC when the card answers SELECT of the PIV application, else PKCS#11.
+    #[default]
+    Auto,
+    /// Always the PKCS#11 module.
+    Pkcs11,
+    /// Always PIV over PC/SC (a card without the PIV application is reported as no token).
+    Piv,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
@@ -59,12 +71,16 @@ pub struct Config {
     /// Days before expiry from which a certificate may be renewed.
     pub renewal_window_days: u32,
     /// CA certificates (PEM or DER files) that renewed certificates must chain to. Empty: no
-    /// chain check (the certificate must still match the new key, subject, role and validity).
+    /// renewal is possible (`renewBegin` answers `TRUST_NOT_CONFIGURED`).
     pub trust_anchors: Vec<PathBuf>,
+    /// A renewed certificate may name another issuer than the certificate it replaces.
+    pub allow_issuer_change: bool,
     /// Log file; `None`: the per-user default from [`default_log_path`].
     pub log_file: Option<PathBuf>,
     /// Log verbosity.
     pub log_level: LogLevel,
+    /// Card backend: `auto`, `pkcs11` or `piv`.
+    pub card_backend: CardBackend,
     /// The algorithm of new keys when the renewal service names none (`newKeyAlgorithm`).
     pub new_key_algorithm: NewKeyAlgorithm,
     /// The algorithms new keys may have, whoever asks (`allowedKeyAlgorithms`).
@@ -120,11 +136,13 @@ impl Default for Config {
             allowed_origins: DEFAULT_ALLOWED_ORIGINS.iter().map(|s| s.to_string()).collect(),
             renewal_window_days: 90,
             trust_anchors: Vec::new(),
+            allow_issuer_change: false,
             log_file: None,
             log_level: LogLevel::Info,
             new_key_algorithm: NewKeyAlgorithm::P384,
             allowed_key_algorithms: NewKeyAlgorithm::ALL.to_vec(),
             renewal_timeout_seconds: 300,
+            card_backend: CardBackend::Auto,
         }
     }
 }
@@ -139,23 +157,28 @@ pub enum ConfigSource {
 }
 
 impl Config {
-    /// Loads the configuration from `CIS_RENEW_CONFIG` or the system path.
+    /// Loads the configuration from `CIS_RENEW_CONFIG` or the system path. Either way the file
+    /// counts only if administrators alone can change it ([`crate::fileperm`]).
     pub fn load() -> Result<(Config, ConfigSource), HostError> {
+        if let Some(layered) = crate::deploy::settings::load_layered()? {
+            return Ok(layered);
+        }
         match std::env::var_os(CONFIG_ENV) {
             Some(path) => {
                 let path = PathBuf::from(path);
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| config_error(&path, &format!("cannot be read ({e})")))?;
+                let text = read_trusted(&path)?;
                 Ok((Config::parse(&text, &path)?, ConfigSource::File(path)))
             }
             None => {
                 let path = system_config_path();
-                match std::fs::read_to_string(&path) {
-                    Ok(text) => Ok((Config::parse(&text, &path)?, ConfigSource::File(path))),
+                match std::fs::metadata(&path) {
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                         Ok((Config::default(), ConfigSource::Defaults))
                     }
-                    Err(e) => Err(config_error(&path, &format!("cannot be read ({e})"))),
+                    _ => {
+                        let text = read_trusted(&path)?;
+                        Ok((Config::parse(&text, &path)?, ConfigSource::File(path)))
+                    }
                 }
             }
         }
@@ -206,6 +229,25 @@ impl Config {
     pub fn log_path(&self) -> Option<PathBuf> {
         self.log_file.clone().or_else(default_log_path)
     }
+}
+
+/// Reads a config file after checking who can change it.
+fn read_trusted(path: &Path) -> Result<String, HostError> {
+    crate::fileperm::check_admin_only(path)
+        .map_err(|problem| untrusted_file(path, "host configuration", &problem))?;
+    std::fs::read_to_string(path).map_err(|e| config_error(path, &format!("cannot be read ({e})")))
+}
+
+/// `CONFIG_INVALID` for a config, anchor or module file that others than administrators can
+/// change (or that cannot be checked): names the file and the reason.
+pub fn untrusted_file(path: &Path, what: &str, problem: &str) -> HostError {
+    HostError::new(
+        ErrorCode::ConfigInvalid,
+        format!(
+            "The {what} {} is not used: it {problem}. Only administrators may be able to change it.",
+            path.display()
+        ),
+    )
 }
 
 fn config_error(path: &Path, detail: &str) -> HostError {
@@ -287,6 +329,16 @@ mod tests {
     }
 
     #[test]
+    fn parse_card_backend_takes_each_name() {
+        for (text, expected) in
+            [("auto", CardBackend::Auto), ("pkcs11", CardBackend::Pkcs11), ("piv", CardBackend::Piv)]
+        {
+            let config = parse(&format!(r#"{{"cardBackend":"{text}"}}"#)).expect("valid");
+            assert_eq!(config.card_backend, expected, "{text}");
+        }
+    }
+
+    #[test]
     fn parse_errors_name_the_key() {
         let cases = [
             (r#"{"pkcs11Modul":"/x"}"#, "pkcs11Modul"),
@@ -300,6 +352,7 @@ mod tests {
             (r#"{"allowedKeyAlgorithms":[]}"#, "allowedKeyAlgorithms"),
             (r#"{"renewalTimeoutSeconds":0}"#, "renewalTimeoutSeconds"),
             (r#"{"newKeyAlgorithm":"rsa2048","allowedKeyAlgorithms":["p384"]}"#, "newKeyAlgorithm"),
+            (r#"{"cardBackend":"opensc"}"#, "cardBackend"),
             (r#"{"managedReader":""}"#, "managedReader"),
             (r#"{"trustAnchors":["/nonexistent/ca.pem"]}"#, "trustAnchors"),
             (r#"{"trustAnchors":"/ca.pem"}"#, "trustAnchors"),

@@ -1,6 +1,7 @@
 //! The controller: reads frames, turns them into requests, hands each to its handler and sends
 //! the answer. It only coordinates; handlers do the work and the outbox writes. Card work of a
-//! renewal goes to the card worker ([`crate::worker`]), which answers those requests itself, so
+//! renewal (PKCS#11 or PIV) goes to the card worker ([`crate::worker`]), which answers those
+//! requests itself, so
 //! this loop keeps reading stdin (`status`, `renewCancel`, `unwatch`, end of input) meanwhile.
 
 use crate::handlers;
@@ -17,14 +18,15 @@ use std::time::Instant;
 use zeroize::Zeroize;
 
 /// Commands this host answers; anything else is `UNKNOWN_COMMAND`.
-pub const COMMANDS: [&str; 6] = ["status", "watch", "unwatch", "renewBegin", "renewComplete", "renewCancel"];
+pub const COMMANDS: [&str; 7] =
+    ["status", "watch", "unwatch", "renewBegin", "renewAdmin", "renewComplete", "renewCancel"];
 
 /// Serves one browser connection.
 pub struct Controller {
     services: Arc<Services>,
     outbox: Outbox,
     watcher: Option<Watcher>,
-    /// Owns the renewal's card session and the open renewal.
+    /// Owns the renewal's card session and the open renewal (PKCS#11 or PIV).
     worker: Option<Worker>,
 }
 
@@ -116,6 +118,11 @@ impl Controller {
             "renewBegin" => {
                 let params = handlers::renew_begin::take_params(&mut request.params)?;
                 handed(Job::Begin { id: request.id.clone(), params }, &self.worker)
+            }
+            "renewAdmin" => {
+                // Takes the passcode out of the request first.
+                let (renewal_id, params) = handlers::renew_admin::parse(&mut request.params)?;
+                handed(Job::Admin { id: request.id.clone(), renewal_id, params }, &self.worker)
             }
             "renewComplete" => {
                 let params = handlers::renew_complete::parse(&request.params)?;

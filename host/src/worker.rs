@@ -1,5 +1,6 @@
-//! The card worker: a thread that owns the renewal's card session and the open renewal, and
-//! does the card work (`renewBegin`, `renewComplete`, `renewCancel` of an open renewal). The
+//! The card worker: a thread that owns the renewal's card session and the open renewal, of a
+//! PKCS#11 card or of a PIV card, and does the card work (`renewBegin`, `renewAdmin`,
+//! `renewComplete`, `renewCancel` of an open renewal). The
 //! controller's stdin reader hands it jobs and goes on answering `status`, `watch`, `unwatch`,
 //! `renewCancel` and end-of-input while a key generation or a PIN-pad entry runs.
 //!
@@ -10,12 +11,13 @@
 //!
 //! An open renewal has an idle deadline (`renewalTimeoutSeconds`): when no job arrives in
 //! time the worker cancels it (the pending keys go, the session closes, which signs out and
-//! releases the card lock) and sends the `renewalExpired` event under the `renewBegin`
+//! releases the card lock; a PIV card is reset and its journal finishes it next time) and sends the `renewalExpired` event under the `renewBegin`
 //! request's id: `{"id": 7, "event": "renewalExpired", "renewalId": "..."}`.
 
 use crate::handlers;
 use crate::handlers::renew_begin::BeginParams;
 use crate::handlers::renew_complete::CompleteParams;
+use crate::piv::renewal::{AdminParams, PivRenewal};
 use crate::protocol::message::{event, reply_error, reply_ok};
 use crate::protocol::{ErrorCode, HostError, Outbox, RequestId};
 use crate::renewal::steps::Progress;
@@ -84,6 +86,15 @@ pub enum Job {
         id: RequestId,
         /// Its checked params (the passcode inside is wiped when dropped).
         params: BeginParams,
+    },
+    /// `renewAdmin` (PIV cards).
+    Admin {
+        /// The request's id.
+        id: RequestId,
+        /// The renewal it names.
+        renewal_id: String,
+        /// Its checked params (the passcode inside is wiped when dropped).
+        params: AdminParams,
     },
     /// `renewComplete`.
     Complete {
@@ -168,8 +179,37 @@ impl Worker {
 
 /// An open renewal with the request that began it.
 struct Open {
-    renewal: Requested,
+    renewal: Renewal,
     begun_by: RequestId,
+}
+
+/// The open renewal, by the card's backend.
+enum Renewal {
+    /// A PKCS#11 card: pending keys on the card, signed in.
+    Pkcs11(Requested),
+    /// A PIV card, held exclusively until the renewal ends.
+    Piv(PivRenewal),
+}
+
+impl Renewal {
+    fn id(&self) -> &str {
+        match self {
+            Renewal::Pkcs11(requested) => requested.id().as_str(),
+            Renewal::Piv(piv) => piv.id(),
+        }
+    }
+
+    /// Ends the renewal with nothing installed.
+    fn cancel(self) -> Result<(), HostError> {
+        match self {
+            Renewal::Pkcs11(requested) => requested.cancel(),
+            // Dropping it resets the card; its journal lets the next renewal finish the card.
+            Renewal::Piv(piv) => {
+                drop(piv);
+                Ok(())
+            }
+        }
+    }
 }
 
 struct WorkerState {
@@ -234,6 +274,10 @@ impl WorkerState {
                 let outcome = self.begin(&id, params);
                 (id, "renewBegin", outcome)
             }
+            Job::Admin { id, renewal_id, params } => {
+                let outcome = self.admin(&id, &renewal_id, params);
+                (id, "renewAdmin", outcome)
+            }
             Job::Complete { id, params } => {
                 let outcome = self.complete(&id, params);
                 (id, "renewComplete", outcome)
@@ -260,42 +304,95 @@ impl WorkerState {
         let observer = self.observer.clone();
         let closing = self.closing.clone();
         let stopped = move || observer.phase() == Phase::Stopping || closing.load(Ordering::SeqCst);
-        let requested = handlers::renew_begin::begin(&self.services, params, &mut progress, &stopped)?;
+        // A card with `cardAdmin` and no passcode in the request: the PIV path.
+        let (renewal, result) = match handlers::piv_renewal::try_begin(&self.services, &params)? {
+            Some(piv) => {
+                let result = piv.begin_result();
+                (Renewal::Piv(piv), result)
+            }
+            None => {
+                let requested =
+                    handlers::renew_begin::begin(&self.services, params, &mut progress, &stopped)?;
+                let result = handlers::renew_begin::result(&requested);
+                (Renewal::Pkcs11(requested), result)
+            }
+        };
         // A cancel that came after the last check still wins.
         if !self.observer.shift(Phase::Beginning, Phase::Open) || self.closing.load(Ordering::SeqCst) {
-            requested.cancel()?;
+            renewal.cancel()?;
             return Err(crate::renewal::cancelled());
         }
-        let result = handlers::renew_begin::result(&requested);
-        self.open = Some(Open { renewal: requested, begun_by: id.clone() });
+        self.open = Some(Open { renewal, begun_by: id.clone() });
         Ok(result)
     }
 
-    fn complete(&mut self, id: &RequestId, params: CompleteParams) -> Result<Value, HostError> {
-        self.observer.set(Phase::Completing);
+    /// `renewAdmin`: the open PIV renewal's key generation and requests.
+    fn admin(&mut self, id: &RequestId, renewal_id: &str, params: AdminParams) -> Result<Value, HostError> {
         let mut progress = progress_sink(&self.outbox, id);
-        let begun_by = self.open.as_ref().map(|o| o.begun_by.clone());
-        let mut renewal = self.open.take().map(|o| o.renewal);
-        let outcome = handlers::renew_complete::complete(&self.services, &mut renewal, params, &mut progress);
-        // A renewal still open (a failed check, or a failed write to retry) keeps its origin.
-        self.open = renewal.map(|renewal| Open { renewal, begun_by: begun_by.unwrap_or_else(|| id.clone()) });
+        let (mut piv, begun_by) = match self.open.take() {
+            Some(Open { renewal: Renewal::Piv(piv), begun_by }) => (Some(piv), begun_by),
+            other => {
+                self.open = other;
+                return Err(handlers::renew_admin::unknown(renewal_id));
+            }
+        };
+        let outcome = handlers::renew_admin::handle(&mut piv, renewal_id, params, &mut progress);
+        self.open = piv.map(|piv| Open { renewal: Renewal::Piv(piv), begun_by });
         outcome
     }
 
-    fn cancel(&mut self, params: &Map<String, Value>) -> Result<Value, HostError> {
-        let begun_by = self.open.as_ref().map(|o| o.begun_by.clone());
-        let mut open = self.open.take().map(|o| o.renewal);
-        let outcome = handlers::renew_cancel::handle(&mut open, params);
-        if let (Some(renewal), Some(begun_by)) = (open, begun_by) {
-            self.open = Some(Open { renewal, begun_by });
+    fn complete(&mut self, id: &RequestId, params: CompleteParams) -> Result<Value, HostError> {
+        // A renewal still open afterwards (a failed check, or a failed write to retry) keeps
+        // the request that began it, for `renewalExpired`.
+        self.observer.set(Phase::Completing);
+        let mut progress = progress_sink(&self.outbox, id);
+        match self.open.take() {
+            Some(Open { renewal: Renewal::Piv(piv), begun_by }) if piv.id() == params.renewal_id => {
+                let mut piv = Some(piv);
+                let outcome =
+                    handlers::piv_renewal::complete(&self.services, &mut piv, params, &mut progress);
+                self.open = piv.map(|piv| Open { renewal: Renewal::Piv(piv), begun_by });
+                outcome
+            }
+            Some(Open { renewal: Renewal::Pkcs11(requested), begun_by }) => {
+                let mut renewal = Some(requested);
+                let outcome =
+                    handlers::renew_complete::complete(&self.services, &mut renewal, params, &mut progress);
+                self.open = renewal.map(|renewal| Open { renewal: Renewal::Pkcs11(renewal), begun_by });
+                outcome
+            }
+            // No renewal, or a PIV renewal of another id: the PKCS#11 handler names the error.
+            other => {
+                self.open = other;
+                handlers::renew_complete::complete(&self.services, &mut None, params, &mut progress)
+            }
         }
-        outcome
+    }
+
+    fn cancel(&mut self, params: &Map<String, Value>) -> Result<Value, HostError> {
+        match self.open.take() {
+            Some(Open { renewal: Renewal::Piv(piv), begun_by }) => {
+                let mut piv = Some(piv);
+                if handlers::piv_renewal::owns(&piv, params) {
+                    return handlers::piv_renewal::cancel(&mut piv, params);
+                }
+                self.open = piv.map(|piv| Open { renewal: Renewal::Piv(piv), begun_by });
+                handlers::renew_cancel::handle(&mut None, params)
+            }
+            Some(Open { renewal: Renewal::Pkcs11(requested), begun_by }) => {
+                let mut open = Some(requested);
+                let outcome = handlers::renew_cancel::handle(&mut open, params);
+                self.open = open.map(|renewal| Open { renewal: Renewal::Pkcs11(renewal), begun_by });
+                outcome
+            }
+            None => handlers::renew_cancel::handle(&mut None, params),
+        }
     }
 
     /// The idle deadline passed: cancel the renewal and say so.
     fn expire(&mut self) {
         let Some(open) = self.open.take() else { return };
-        let renewal_id = open.renewal.id().as_str().to_owned();
+        let renewal_id = open.renewal.id().to_owned();
         log::info!("renewal {renewal_id} idle for too long; cancelling it");
         if let Err(e) = open.renewal.cancel() {
             log::warn!("cancelling the idle renewal failed ({}); recovery removes its keys", e.code);

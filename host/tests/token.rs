@@ -7,6 +7,7 @@
 //! tests use is provisioned (by the test bed, in child processes) before the module is loaded.
 //! Each test uses its own token.
 
+use cis_renew_host::certs::renewed::TrustPolicy;
 use cis_renew_host::certs::Role;
 use cis_renew_host::config::SlotBinding;
 use cis_renew_host::protocol::{ErrorCode, HostError};
@@ -125,7 +126,8 @@ fn renew(card: BoxedCard) -> Result<(), HostError> {
         .generate_keys(&mut sink, &|| false)?
         .build_requests(&mut sink)?;
     let certificates: Vec<Vec<u8>> = requested.roles().iter().map(|r| issue(r, 45)).collect();
-    let proof = requested.verify(&certificates, &[], now)?;
+    let trust = TrustPolicy::load(&[bed().ca.cert_pem_path()], false)?;
+    let proof = requested.verify(&certificates, &trust, now)?;
     match requested.install(proof, &mut sink).and_then(|installed| installed.retire_old(&mut sink)) {
         Ok(_) | Err(Interrupted::FinishedByRecovery(_)) => Ok(()),
         Err(Interrupted::Failed(error)) => Err(error),
@@ -338,6 +340,32 @@ fn sign_in_wrong_pin_that_locks_reports_locked() {
     assert_eq!(error.code, ErrorCode::PinLocked);
 }
 
+// Issue 14: at the final try the host does not spend the last try unless the request says the
+// holder confirmed (`confirmFinalTry`).
+#[test]
+fn sign_in_at_final_try_without_confirmation_is_refused_before_login() {
+    let (card, log) = faulty("pin-final", None);
+    let error = sign_in_error(card.with_pin_state(PinState::FinalTry), "654321");
+    assert_eq!(error.code, ErrorCode::PinFinalTry);
+    assert_eq!(error.code.as_str(), "PIN_FINAL_TRY");
+    assert_eq!(error.extra.get("triesLeft").and_then(|v| v.as_u64()), Some(1));
+    assert!(!log.names().contains(&"login"), "the card is not asked: {:?}", log.names());
+}
+
+#[test]
+fn sign_in_at_final_try_with_confirmation_asks_the_card() {
+    let (card, log) = faulty("pin-final", None);
+    let mut sink = no_progress();
+    let signed_in = Opened::new(
+        Box::new(card.with_pin_state(PinState::FinalTry)),
+        Settings { window_days: 90, new_key_algorithm: KeyAlgorithm::P384 },
+    )
+    .final_try_confirmed(true)
+    .sign_in(Some(&pin(PIN)), &mut sink);
+    assert!(signed_in.is_ok(), "the right passcode signs in at the final try once confirmed");
+    assert!(log.names().contains(&"login"), "{:?}", log.names());
+}
+
 #[test]
 fn sign_in_locked_card_is_refused_before_login() {
     let (card, log) = faulty("pin-locked", None);
@@ -423,7 +451,8 @@ fn renewal_whose_second_certificate_write_fails_stays_open_and_the_same_answer_f
             .and_then(|k| k.build_requests(&mut sink))
             .expect("begin");
     let certificates: Vec<Vec<u8>> = requested.roles().iter().map(|r| issue(r, 45)).collect();
-    let proof = requested.verify(&certificates, &[], now).expect("verify");
+    let trust = TrustPolicy::load(&[bed().ca.cert_pem_path()], false).expect("trust anchors");
+    let proof = requested.verify(&certificates, &trust, now).expect("verify");
     let requested = match requested.install(proof, &mut sink) {
         Err(Interrupted::StillOpen(requested, error)) => {
             assert_eq!(error.code, ErrorCode::TokenError);
@@ -441,7 +470,7 @@ fn renewal_whose_second_certificate_write_fails_stays_open_and_the_same_answer_f
         .count();
     assert_eq!(pending_certificates, 1);
     // The same CA answer again finishes the renewal, without writing the first one twice.
-    let proof = requested.verify(&certificates, &[], now).expect("verify again");
+    let proof = requested.verify(&certificates, &trust, now).expect("verify again");
     match requested.install(proof, &mut sink).and_then(|installed| installed.retire_old(&mut sink)) {
         Ok(_) => {}
         _ => panic!("the retry should finish the renewal"),

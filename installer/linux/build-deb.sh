@@ -32,7 +32,7 @@ cat >"$pkg/DEBIAN/control" <<CONTROL
 Package: cis-renew-host
 Version: $version
 Architecture: amd64
-Maintainer: cis-renew <cis-renew@localhost>
+Maintainer: cis-renew maintainers <cis-renew-maintainers@digital.nhs.uk>
 Section: utils
 Priority: optional
 Depends: libc6 (>= 2.34), libpcsclite1

@@ -25,3 +25,10 @@ finish() {
   if [ -n "${RESULTS:-}" ]; then echo "$PASSED $FAILED" >>"$RESULTS"; fi
   [ "$FAILED" -eq 0 ]
 }
+
+# identity KEY: a value from manifests/identity.json (chromiumId, edgeId, firefoxId), the one
+# place that names the extension's IDs (docs/ids.md).
+identity() {
+  python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
+    "$(dirname "${BASH_SOURCE[0]}")/../../manifests/identity.json" "$1"
+}

@@ -6,6 +6,9 @@
 #   2. test-msi.sh    the MSI: msiinfo tables, then install/upgrade/downgrade/uninstall under wine
 #   3. test-deb.sh    the .deb: install on this machine, Chromium finds the host, remove, purge
 #   4. test-macos.sh  the macOS payload tree and postinstall
+#   5. identity.test.mjs  the extension's identity (scripts/identity.mjs check: nothing but
+#      generated files names an ID) and scripts/package-extension.sh (CRX3 checked with openssl)
+# The force-install end-to-end test (tests/e2e/tests/forceinstall.test.mjs) runs with the e2e suite.
 # Installs what is missing (scripts/install-deps.sh), needs root (dpkg -i, pcscd namespaces).
 # Ends with "N passed, M failed"; exits non-zero when anything failed.
 set -uo pipefail
@@ -42,6 +45,24 @@ cargo_suite() {
   rm -f "$log"
 }
 
+# node's summary lines ("# pass N", "# fail M") are added to the totals.
+node_suite() {
+  local name=$1 log t
+  shift
+  echo "== $name"
+  t=$(date +%s)
+  log=$(mktemp)
+  node --test "$@" 2>&1 | tee "$log" | grep -E '^(not )?ok |^# (pass|fail)'
+  local passed failed
+  passed=$(awk '/^# pass/ {print $3}' "$log")
+  failed=$(awk '/^# fail/ {print $3}' "$log")
+  [ -n "$passed" ] || failed=$((${failed:-0} + 1))
+  echo "${passed:-0} ${failed:-0}" >>"$RESULTS"
+  echo "   $name took $(($(date +%s) - t)) s"
+  rm -f "$log"
+}
+
+node_suite "node: identity and extension packages" installer/tests/identity.test.mjs
 cargo build --quiet -p cis-renew-testbed --bin cis-testbed
 cargo_suite "cargo: deploy unit tests" test -p cis-renew-host --lib -- deploy::
 cargo_suite "cargo: host/tests/deploy" test -p cis-renew-host --test deploy
@@ -56,9 +77,9 @@ done
 passed=$(awk '{s += $1} END {print s + 0}' "$RESULTS")
 failed=$(awk '{s += $2} END {print s + 0}' "$RESULTS")
 suites=$(wc -l <"$RESULTS")
-if [ "$suites" -ne 5 ]; then
-  echo "run.sh: only $suites of 5 suites reported results"
-  failed=$((failed + 5 - suites))
+if [ "$suites" -ne 6 ]; then
+  echo "run.sh: only $suites of 6 suites reported results"
+  failed=$((failed + 6 - suites))
 fi
 echo "deploy tests took $(($(date +%s) - started)) s"
 echo "$passed passed, $failed failed"

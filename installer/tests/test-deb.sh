@@ -57,9 +57,9 @@ smoke=$(python3 installer/tests/chromium_smoke.py "$key" 30 2>&1)
 check "headless Chromium finds the system host and gets its hello" python3 -c '
 import json, sys
 r = json.loads(sys.argv[1])
-assert r["id"] == "kfambhddimdfpaookgghehjdgahadkji", r
+assert r["id"] == sys.argv[2], r
 assert r.get("message", {}).get("type") == "hello", r
-' "$smoke"
+' "$smoke" "$(identity chromiumId)"
 
 doctor=$(PCSCLITE_CSOCK_NAME=/nonexistent cis-renew-host doctor --json 2>/dev/null)
 check "doctor from the package: config and every browser's manifest are ok" python3 -c '

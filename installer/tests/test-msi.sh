@@ -9,6 +9,9 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 . "$repo/installer/tests/lib.sh"
 cd "$repo"
+chromium_id=$(identity chromiumId)
+edge_id=$(identity edgeId)
+firefox_id=$(identity firefoxId)
 
 echo "== MSI: build"
 t0=$(date +%s)
@@ -44,6 +47,14 @@ check_eq "Upgrade table: older versions replaced, newer detected (downgrade)" \
   "-1.0.0:1:WIX_UPGRADE_DETECTED,1.0.0-:2:WIX_DOWNGRADE_DETECTED," "$upgrade"
 check "AppSearch reads the remembered INSTALLDIR back" sh -c \
   "msiinfo export '$msi1' AppSearch | grep -q '^INSTALLDIR' && msiinfo export '$msi1' RegLocator | tr -d '\r' | grep -q 'Software.cis-renew.InstallDir'"
+locks=$(table MsiLockPermissionsEx | awk -F'\t' '{print $2":"$3":"$4}' | sort | tr '\n' ',')
+check_eq "MsiLockPermissionsEx: both folders and host.json owned by Administrators, SYSTEM and Administrators full control, Users read, nothing inherited" \
+  "CONFIGDIR:CreateFolder:O:BAD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU),DefaultConfig:File:O:BAD:PAI(A;;FA;;;SY)(A;;FA;;;BA)(A;;0x1200a9;;;BU),INSTALLDIR:CreateFolder:O:BAD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)," \
+  "$locks"
+check_eq "CreateFolder rows for the locked folders" "CONFIGDIR:DefaultConfig,INSTALLDIR:HostExe," \
+  "$(table CreateFolder | tr '\t' ':' | sort | tr '\n' ',')"
+check_eq "the SDDL equals install --system's (host/src/deploy/secure_dir.rs)" 1 \
+  "$(grep -cF "\"$(table MsiLockPermissionsEx | awk -F'\t' '$1=="LockConfigDir" {print $4}')\"" host/src/deploy/secure_dir.rs)"
 check "LaunchCondition refuses a downgrade" sh -c "msiinfo export '$msi1' LaunchCondition | grep -q 'NOT WIX_DOWNGRADE_DETECTED'"
 seq=$(table InstallExecuteSequence | awk -F'\t' '$1=="RemoveExistingProducts"||$1=="InstallValidate"||$1=="InstallInitialize" {print $1"="$3}' | sort | tr '\n' ',')
 check_eq "the old version is removed between InstallValidate and InstallInitialize" \
@@ -94,7 +105,7 @@ for entry in "${hosts_keys[@]}"; do
   check_eq "$key -> installed $file" "C:\\Program Files\\cis-renew\\$file" "$(key_value "$key")"
 done
 frames=$(python3 installer/tests/nm_client.py --request '{"id":1,"command":"status"}' -- \
-  wine 'C:\Program Files\cis-renew\cis-renew-host.exe' chrome-extension://kfambhddimdfpaookgghehjdgahadkji/ 2>&1)
+  wine 'C:\Program Files\cis-renew\cis-renew-host.exe' chrome-extension://$chromium_id/ 2>&1)
 check "installed .exe says hello first" sh -c "printf '%s\n' '$frames' | head -n1 | grep -q '\"type\": \"hello\"'"
 check "status reports PCSC_UNAVAILABLE as a typed error" sh -c "printf '%s\n' '$frames' | grep '\"id\": 1' | grep -q '\"code\": \"PCSC_UNAVAILABLE\"'"
 check "the host exits 0 when the port closes" sh -c "printf '%s\n' '$frames' | tail -n1 | grep -q '\"exit\": 0'"
@@ -141,7 +152,7 @@ wine msiexec /i "$msi2" /qn 'INSTALLDIR=C:\Tools\cis-renew\' </dev/null >/dev/nu
 check_eq "msiexec /i with INSTALLDIR exits 0" 0 $?
 check_eq "Chrome's key points into INSTALLDIR" 'C:\Tools\cis-renew\chrome.json' \
   "$(key_value 'HKLM\Software\Google\Chrome\NativeMessagingHosts\uk.nhs.cis_renew')"
-frames=$(python3 installer/tests/nm_client.py -- wine 'C:\Tools\cis-renew\cis-renew-host.exe' 'C:\Tools\cis-renew\firefox.json' cis-renew@extension 2>&1)
+frames=$(python3 installer/tests/nm_client.py -- wine 'C:\Tools\cis-renew\cis-renew-host.exe' 'C:\Tools\cis-renew\firefox.json' "$firefox_id" 2>&1)
 check "the host in INSTALLDIR says hello to Firefox's add-on ID" sh -c "printf '%s\n' '$frames' | head -n1 | grep -q hello"
 doctor=$(wine 'C:\Tools\cis-renew\cis-renew-host.exe' doctor --json --browser firefox </dev/null 2>/dev/null | tr -d '\r')
 check "doctor resolves the relative manifest path inside INSTALLDIR" python3 -c '
@@ -175,9 +186,11 @@ for b in chrome edge; do
   wine reg import "$(wine winepath -w "$repo/policy/examples/windows/cis-renew-$b.reg" 2>/dev/null | tr -d '\r')" </dev/null >/dev/null 2>&1
   check_eq "reg import cis-renew-$b.reg exits 0" 0 $?
 done
+chrome_policy='HKLM\Software\Policies\Google\Chrome\3rdparty\extensions\'"$chromium_id"'\policy'
+edge_policy='HKLM\Software\Policies\Microsoft\Edge\3rdparty\extensions\'"$edge_id"'\policy'
 check "Chrome's 3rdparty policy for our ID holds renewalWindowDays = 90" sh -c \
-  "wine reg query 'HKLM\Software\Policies\Google\Chrome\3rdparty\extensions\kfambhddimdfpaookgghehjdgahadkji\policy' /v renewalWindowDays 2>/dev/null | grep -q 0x5a"
+  "wine reg query '$chrome_policy' /v renewalWindowDays 2>/dev/null | grep -q 0x5a"
 check "Edge's portalOrigins list has its first entry" sh -c \
-  "wine reg query 'HKLM\Software\Policies\Microsoft\Edge\3rdparty\extensions\kfambhddimdfpaookgghehjdgahadkji\policy\portalOrigins' /v 1 2>/dev/null | grep -q 'https://cis.example.nhs.uk'"
+  "wine reg query '$edge_policy\portalOrigins' /v 1 2>/dev/null | grep -q 'https://cis.example.nhs.uk'"
 echo "   wine cycle took $(($(date +%s) - t1)) s"
 finish

@@ -30,4 +30,21 @@ msi="$out/cis-renew-$version-x64.msi"
 cp "$repo/installer/windows/cis-renew.wxs" "$stage/"
 (cd "$stage" && wixl -a x64 -D Version="$version" -D Stage=. -o "$msi" cis-renew.wxs)
 
+# The folders' and the config's ACLs, set explicitly (wixl has no Permission element): owner
+# Administrators, a protected DACL (nothing inherited from ProgramData, where users may create
+# files), SYSTEM and Administrators full control, Users read and execute. The same descriptor as
+# `cis-renew-host install --system` (host/src/deploy/secure_dir.rs).
+sddl='O:BAD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)'
+file_sddl='O:BAD:PAI(A;;FA;;;SY)(A;;FA;;;BA)(A;;0x1200a9;;;BU)'
+printf '%s\t%s\t%s\t%s\t%s\r\n' \
+  MsiLockPermissionsEx LockObject Table SDDL Condition \
+  s72 s72 s32 s0 S255 \
+  MsiLockPermissionsEx MsiLockPermissionsEx '' '' '' \
+  LockInstallDir INSTALLDIR CreateFolder "$sddl" '' \
+  LockConfigDir CONFIGDIR CreateFolder "$sddl" '' \
+  LockDefaultConfig DefaultConfig File "$file_sddl" '' >"$stage/MsiLockPermissionsEx.idt"
+# The table's own header row names only its key column.
+sed -i '3s/\t\t\t\r$/\r/' "$stage/MsiLockPermissionsEx.idt"
+msibuild "$msi" -i "$stage/MsiLockPermissionsEx.idt"
+
 echo "$msi"

@@ -32,7 +32,8 @@ bed_start() {
     "Virtual PCD 00 00": {"tokenLabel": "Sponsor card"},
     "Virtual PCD 00 01": {"tokenLabel": "User card"}
   },
-  "logFile": "$WORK/host.log"
+  "logFile": "$WORK/host.log",
+  "trustAnchors": ["$WORK/ca/ca.pem"]
 }
 JSON
   export PCSCLITE_CSOCK_NAME="$SOCKET" SOFTHSM2_CONF="$HSM_CONF" CIS_RENEW_CONFIG="$HOST_CONFIG"

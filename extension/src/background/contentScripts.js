@@ -15,8 +15,10 @@ export const CONTENT_FILES = Object.freeze([
   'src/shared/errors.js',
   'src/shared/view.js',
   'src/est/client.js',
+  'src/est/cardAdmin.js',
   'src/content/adapter.js',
   'src/content/render.js',
+  'src/content/placement.js',
   'src/content/main.js',
 ]);
 

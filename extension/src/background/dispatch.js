@@ -8,8 +8,10 @@ import { renewCancel } from './actions/renewCancel.js';
 import { renewDismiss } from './actions/renewDismiss.js';
 import { statusRefresh } from './actions/statusRefresh.js';
 import { estResponse } from './actions/estResponse.js';
+import { cardAdminResponse } from './actions/cardAdminResponse.js';
 import { pinSubmit } from './actions/pinSubmit.js';
 import { pinCancel } from './actions/pinCancel.js';
+import { pinReveal } from './actions/pinReveal.js';
 
 /**
  * @param {object} app  { hub, renewal, pinWindow }
@@ -28,10 +30,14 @@ export function dispatch(app, msg, ctx) {
       return statusRefresh(app, msg, ctx);
     case 'est.response':
       return estResponse(app, msg, ctx);
+    case 'cardAdmin.response':
+      return cardAdminResponse(app, msg, ctx);
     case 'pin.submit':
       return pinSubmit(app, msg, ctx);
     case 'pin.cancel':
       return pinCancel(app, msg, ctx);
+    case 'pin.reveal':
+      return pinReveal(app, msg, ctx);
     default:
       return undefined;
   }

@@ -20,12 +20,13 @@ export const IDLE_DISCONNECT_MS = 30_000;
 export const EST_TIMEOUT_MS = 90_000;
 
 export class Hub {
-  constructor({ host, timers = globalThis, log = () => {}, serviceUrlFor = (origin) => origin }) {
+  constructor({ host, timers = globalThis, log = () => {}, serviceUrlFor = (origin) => origin, siteAdapter = () => null }) {
     this.host = host;
     this.renewal = null; // set by the worker after construction
     this._timers = timers;
     this._log = log;
     this._serviceUrlFor = serviceUrlFor;
+    this._siteAdapter = siteAdapter; // the `siteAdapter` policy, passed to every tab
     this.tabs = new Map(); // key -> { key, port, tabId, origin }
     this.status = null;
     this.statusError = null;
@@ -88,6 +89,7 @@ export class Hub {
         statusError: this.statusError ? this.statusError.toJSON() : null,
         renewal: owns ? r.view() : null,
         renewalElsewhere: Boolean(r && r.active && !owns),
+        siteAdapter: this._siteAdapter(),
       },
     };
   }
@@ -205,6 +207,41 @@ export class Hub {
         timeoutMs: EST_TIMEOUT_MS - 5_000,
       });
     });
+  }
+
+  /**
+   * One card-management call (`op`: begin, certificates, installed, record) in the tab
+   * `owner`, with the sponsor's session, as for EST; resolves with the service's answer.
+   */
+  cardAdmin(owner, { op, body }) {
+    const tab = this.tabs.get(owner);
+    if (!tab) return Promise.reject(new CisError('CANCELLED', 'the dashboard tab went away'));
+    const requestId = `a${this._nextEst++}`;
+    return new Promise((resolve, reject) => {
+      const timer = this._timers.setTimeout(() => {
+        if (this._est.delete(requestId)) reject(new CisError('TIMEOUT', 'the renewal service did not answer'));
+      }, EST_TIMEOUT_MS);
+      this._est.set(requestId, { owner, resolve, reject, timer });
+      this._send(tab, {
+        type: TO_CONTENT.CARD_ADMIN_REQUEST,
+        requestId,
+        url: this._serviceUrlFor(tab.origin),
+        op,
+        body,
+        timeoutMs: EST_TIMEOUT_MS - 5_000,
+      });
+    });
+  }
+
+  /** A `cardAdmin.response` (already validated) from tab `key`; others' answers are ignored. */
+  cardAdminResponse(key, msg) {
+    const pending = this._est.get(msg.requestId);
+    if (!pending || pending.owner !== key || !msg.requestId.startsWith('a')) return false;
+    this._est.delete(msg.requestId);
+    this._timers.clearTimeout(pending.timer);
+    if (msg.ok) pending.resolve(msg.result);
+    else pending.reject(new CisError(msg.error.code, msg.error.reason || '', { reason: msg.error.reason, status: msg.error.status }));
+    return true;
   }
 
   /** An `est.response` (already validated) from tab `key`. Answers from other tabs are ignored. */

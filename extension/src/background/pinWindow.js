@@ -8,13 +8,16 @@
  * the page never sees.
  *
  * The driver implements the `pin` dependency of Renewal: open(message), show(message), close().
+ * Every new ask (`pin.show`) brings the window to the front and focuses it, and `reveal()`
+ * does the same for "Show the passcode window" in the dashboard: it may have fallen behind.
  * The page connects a `cis-renew.pin` port; `attach()` accepts it only from the window this
  * driver opened.
  */
 
 export const PIN_PAGE = 'src/ui/pin.html';
-const WIDTH = 440;
-const HEIGHT = 400;
+// The first size; the page then fits the window to its content at its zoom (pin.js).
+const WIDTH = 480;
+const HEIGHT = 560;
 
 export class PinWindow {
   /**
@@ -66,6 +69,13 @@ export class PinWindow {
   show(message) {
     this._pending = message;
     if (this._port) this._post(message);
+    if (message && message.type === 'pin.show') this.reveal();
+  }
+
+  /** Brings the window to the front with focus (and asks the OS to flash it if it cannot). */
+  reveal() {
+    if (this.windowId === null) return;
+    Promise.resolve(this._windows.update(this.windowId, { focused: true, drawAttention: true })).catch((e) => this._log('focusing the passcode window failed', e));
   }
 
   close() {

@@ -15,13 +15,33 @@
  * - After renewComplete has been sent, nothing here sends renewCancel: the host's own recovery
  *   owns an interrupted install.
  *
+ * PIV cards (`card.cardAdmin`: the renewal service holds the card-management key) take the
+ * same phases with other messages: renewBegin {cardSerial} gives the card's witness, which
+ * goes to the service (`cardAdmin` begin) before the passcode is asked; the passcode goes
+ * with the service's answer in renewAdmin, which returns the card's response and the requests;
+ * the service checks the response and issues (`cardAdmin` certificates); renewComplete
+ * installs; the service is told (`cardAdmin` installed). A wrong passcode asks again and
+ * repeats renewAdmin on the same renewal.
+ *
  * Dependencies are injected: `host.request(command, params, {onEvent})`, `est(req)` (one EST
- * exchange through the owner tab, resolving to base64 PKCS#7), `pin` ({open, show, close}),
- * `onChange()` and timers.
+ * exchange through the owner tab, resolving to base64 PKCS#7), `cardAdmin({op, body})` (one
+ * card-management call through the owner tab), `pin` ({open, show, close}), `onChange()` and
+ * timers.
  */
 import '../shared/errors.js';
+import '../shared/view.js';
 
 const { CisError } = globalThis.cisRenew.errors;
+const { cardIdentity } = globalThis.cisRenew.view;
+
+/** Whether the card is on its last passcode try (from the status, or the last answer). */
+function atFinalTry(card, error) {
+  if (error) {
+    if (error.code === 'PIN_FINAL_TRY') return true;
+    if (error.code === 'PIN_INCORRECT') return error.extra.pin === 'finalTry' || error.extra.triesLeft === 1;
+  }
+  return Boolean(card && card.pin === 'finalTry');
+}
 
 export const PHASE = Object.freeze({
   IDLE: 'idle',
@@ -42,9 +62,10 @@ const HOST_STEPS = new Set(['login', 'generateKey', 'buildRequest', 'verify', 'i
 export const PIN_TIMEOUT_MS = 5 * 60_000;
 
 export class Renewal {
-  constructor({ host, est, pin, onChange = () => {}, timers = globalThis, pinTimeoutMs = PIN_TIMEOUT_MS, log = () => {} }) {
+  constructor({ host, est, cardAdmin, pin, onChange = () => {}, timers = globalThis, pinTimeoutMs = PIN_TIMEOUT_MS, log = () => {} }) {
     this._host = host;
     this._est = est;
+    this._cardAdmin = cardAdmin || (() => Promise.reject(new CisError('SERVICE_REFUSED', 'no card-management client')));
     this._pin = pin;
     this._onChange = onChange;
     this._timers = timers;
@@ -73,7 +94,7 @@ export class Renewal {
     const card = status && status.card;
     if (!card) throw new CisError('NO_CARD', 'no card in the managed reader');
     if (!card.token || card.token.serial !== serial) throw new CisError('CARD_REMOVED', 'the card changed');
-    if (!card.renewable) throw new CisError('NOT_RENEWABLE', 'not renewable', { reason: card.reason });
+    if (!card.renewable && !card.interrupted) throw new CisError('NOT_RENEWABLE', 'not renewable', { reason: card.reason });
     this.owner = owner;
     this._run = {
       id: ++this._seq,
@@ -87,19 +108,29 @@ export class Renewal {
       pinOpen: false,
       pinTimer: null,
       result: null,
+      // PIV: the service's answer to the card's witness ({renewal, witness, challenge}).
+      admin: null,
+      finalTry: atFinalTry(card, null),
     };
-    if (this._run.pinPad) this._begin(this._run, undefined);
+    if (card.cardAdmin) this._beginAdmin(this._run);
+    else if (this._run.pinPad) this._begin(this._run, undefined);
     else this._askPin(this._run, null);
     return this._run.id;
   }
 
-  /** The passcode window submitted a PIN. Ignored unless a PIN is awaited. */
-  pinSubmitted(pin) {
+  /**
+   * The passcode window submitted a PIN. Ignored unless a PIN is awaited. At the final try it
+   * goes to the host only with the holder's confirmation (`confirmFinalTry`).
+   */
+  pinSubmitted(pin, { confirmFinalTry = false } = {}) {
     const run = this._run;
     if (!run || this.phase !== PHASE.AWAITING_PIN || typeof pin !== 'string') return false;
+    if (run.finalTry && !confirmFinalTry) return false;
     this._clearPinTimer(run);
     this._pin.show({ type: 'pin.checking' });
-    this._begin(run, pin);
+    const confirmed = run.finalTry && confirmFinalTry;
+    if (run.admin) this._admin(run, pin, confirmed);
+    else this._begin(run, pin, confirmed);
     return true;
   }
 
@@ -120,7 +151,11 @@ export class Renewal {
     run.cancelRequested = true;
     this._closePin(run);
     this._clearPinTimer(run);
-    if (this.phase === PHASE.AWAITING_PIN) {
+    if (this.phase === PHASE.AWAITING_PIN && run.renewalId !== null) {
+      // PIV: the host holds the card for this renewal; nothing on it changed yet.
+      this._cancelOnHost(run).then(() => this._finish(run, PHASE.CANCELLED, null));
+      this._changed();
+    } else if (this.phase === PHASE.AWAITING_PIN) {
       this._finish(run, PHASE.CANCELLED, null);
     } else if (this.phase === PHASE.REQUESTING) {
       // Stop waiting for the service; remove the pending keys.
@@ -167,6 +202,7 @@ export class Renewal {
       step: run.step ? { ...run.step } : null,
       pinPad: run.pinPad,
       canCancel: CANCELLABLE.has(this.phase) && !run.cancelRequested,
+      finalTry: run.finalTry,
       cancelling: run.cancelRequested && this.active,
       error: run.error ? run.error.toJSON() : null,
       certificates: run.card.certificates || [],
@@ -179,10 +215,13 @@ export class Renewal {
   _askPin(run, error) {
     this.phase = PHASE.AWAITING_PIN;
     run.step = null;
+    run.finalTry = atFinalTry(run.card, error) || run.finalTry;
+    const { holder, serial } = cardIdentity(run.card);
     const message = {
       type: 'pin.show',
-      card: { label: run.card.token.label || '', serial: run.card.token.serial || '' },
+      card: { label: run.card.token.label || '', serial, holder },
       pinLength: run.card.pinLength || null,
+      finalTry: run.finalTry,
       error: error ? error.toJSON() : null,
     };
     if (run.pinOpen) this._pin.show(message);
@@ -200,7 +239,7 @@ export class Renewal {
     this._changed();
   }
 
-  _begin(run, pin) {
+  _begin(run, pin, confirmFinalTry = false) {
     this.phase = PHASE.BEGINNING;
     run.step = { name: 'login' };
     run.error = null;
@@ -211,12 +250,144 @@ export class Renewal {
     if (run.card.token && typeof run.card.token.serial === 'string' && run.card.token.serial) {
       params.cardSerial = run.card.token.serial;
     }
+    if (confirmFinalTry) params.confirmFinalTry = true;
     this._host
       .request('renewBegin', params, { onEvent: (ev) => this._progress(run, ev) })
       .then(
         (result) => this._begun(run, result),
         (err) => this._beginFailed(run, asCisError(err)),
       );
+  }
+
+  // --- PIV: the service authorises the card ---
+
+  _beginAdmin(run) {
+    this.phase = PHASE.BEGINNING;
+    run.step = { name: 'login' };
+    this._changed();
+    this._host.request('renewBegin', { cardSerial: run.card.token.serial }).then(
+      async (result) => {
+        if (this._run !== run) return;
+        const admin = result && result.cardAdmin;
+        if (result && (typeof result.renewalId === 'string' || typeof result.renewalId === 'number')) run.renewalId = result.renewalId;
+        if (run.cancelRequested) {
+          this._cancelOnHost(run).then(() => this._finish(run, PHASE.CANCELLED, null));
+          return;
+        }
+        if (run.renewalId === null || !admin || typeof admin.witness !== 'string' || typeof admin.cardId !== 'string') {
+          this._fail(run, new CisError('INTERNAL_ERROR', 'renewBegin answered without the card witness'));
+          return;
+        }
+        let answer;
+        try {
+          answer = await this._cardAdmin({ op: 'begin', body: { cardId: admin.cardId, algorithm: admin.algorithm, witness: admin.witness } });
+        } catch (e) {
+          if (this._run === run && !run.cancelRequested) this._fail(run, asCisError(e));
+          else if (this._run === run) this._cancelOnHost(run).then(() => this._finish(run, PHASE.CANCELLED, null));
+          return;
+        }
+        if (this._run !== run) return;
+        if (run.cancelRequested) {
+          this._cancelOnHost(run).then(() => this._finish(run, PHASE.CANCELLED, null));
+          return;
+        }
+        run.admin = { ...answer, cardId: admin.cardId };
+        // Only now, with the service's answer in hand, is the passcode asked.
+        if (this.phase === PHASE.BEGINNING) this._askPin(run, null);
+      },
+      (err) => this._beginFailed(run, asCisError(err)),
+    );
+  }
+
+  _admin(run, pin, confirmFinalTry = false) {
+    this.phase = PHASE.BEGINNING;
+    run.step = { name: 'login' };
+    run.error = null;
+    this._changed();
+    const params = { renewalId: run.renewalId, witness: run.admin.witness, challenge: run.admin.challenge, pin };
+    if (confirmFinalTry) params.confirmFinalTry = true;
+    this._host.request('renewAdmin', params, { onEvent: (ev) => this._progress(run, ev) }).then(
+      (result) => this._adminDone(run, result),
+      (err) => {
+        if (this._run !== run) return;
+        err = asCisError(err);
+        if (run.cancelRequested) {
+          this._cancelOnHost(run).then(() => this._finish(run, PHASE.CANCELLED, null));
+          return;
+        }
+        // The renewal stays open on the host: ask again, then repeat renewAdmin.
+        if (err.code === 'PIN_INCORRECT' || err.code === 'PIN_INVALID' || err.code === 'PIN_FINAL_TRY') {
+          run.error = err;
+          this._askPin(run, err);
+          return;
+        }
+        this._fail(run, err);
+      },
+    );
+  }
+
+  async _adminDone(run, result) {
+    if (this._run !== run) return;
+    this._closePin(run);
+    if (run.cancelRequested) {
+      this._cancelOnHost(run).then(() => this._finish(run, PHASE.CANCELLED, null));
+      return;
+    }
+    const requests = result && Array.isArray(result.requests) ? result.requests : null;
+    if (!requests || requests.length === 0 || typeof result.response !== 'string' || !requests.every((r) => r && typeof r.csr === 'string' && typeof r.role === 'string')) {
+      this._fail(run, new CisError('INTERNAL_ERROR', 'renewAdmin answered without requests'));
+      return;
+    }
+    this.phase = PHASE.REQUESTING;
+    run.step = { name: 'request', n: 1, of: 1 };
+    this._changed();
+    // An interrupted renewal whose certificates the service already issued: install those
+    // (the host accepts them only for the keys on the card); else ask for new ones.
+    if (run.card.interrupted && (await this._installFromRecord(run))) return;
+    if (this._run !== run || run.cancelRequested || this.phase !== PHASE.REQUESTING) return;
+    let answer;
+    try {
+      answer = await this._cardAdmin({
+        op: 'certificates',
+        body: { renewal: run.admin.renewal, response: result.response, requests: requests.map((r) => ({ role: r.role, csr: r.csr })) },
+      });
+    } catch (e) {
+      if (this._run !== run || run.cancelRequested || this.phase !== PHASE.REQUESTING) return;
+      this._fail(run, asCisError(e));
+      return;
+    }
+    if (this._run !== run || run.cancelRequested || this.phase !== PHASE.REQUESTING) return;
+    this._complete(run, [answer.certificates]);
+  }
+
+  /** Tries the service record's issued certificates; true when they were installed. */
+  async _installFromRecord(run) {
+    let record;
+    try {
+      record = await this._cardAdmin({ op: 'record', body: { cardId: run.admin.cardId } });
+    } catch (e) {
+      this._log('card-management record unavailable', e && e.code);
+      return false;
+    }
+    if (this._run !== run || run.cancelRequested || !record || record.state !== 'issued' || !record.certificates) return false;
+    let status;
+    try {
+      status = await this._host.request('renewComplete', { renewalId: run.renewalId, pkcs7: [record.certificates] }, { onEvent: (ev) => this._progress(run, ev) });
+    } catch (e) {
+      // Not for these keys (the host kept the renewal open and the card unchanged): go on.
+      this._log('the record\'s certificates were not installed', e && e.code);
+      return false;
+    }
+    if (this._run !== run) return true;
+    run.completeSent = true;
+    run.result = status && typeof status === 'object' ? status : null;
+    this._finish(run, PHASE.DONE, null);
+    for (const renewal of new Set([record.renewal, run.admin.renewal])) {
+      Promise.resolve()
+        .then(() => this._cardAdmin({ op: 'installed', body: { renewal } }))
+        .catch((e) => this._log('card-management installed failed', e && e.code));
+    }
+    return true;
   }
 
   _progress(run, ev) {
@@ -257,7 +428,7 @@ export class Renewal {
       this._finish(run, PHASE.CANCELLED, null);
       return;
     }
-    if (!run.pinPad && (err.code === 'PIN_INCORRECT' || err.code === 'PIN_INVALID')) {
+    if (!run.pinPad && (err.code === 'PIN_INCORRECT' || err.code === 'PIN_INVALID' || err.code === 'PIN_FINAL_TRY')) {
       run.error = err;
       this._askPin(run, err);
       return;
@@ -297,6 +468,12 @@ export class Renewal {
           if (this._run !== run) return;
           run.result = status && typeof status === 'object' ? status : null;
           this._finish(run, PHASE.DONE, null);
+          if (run.admin) {
+            // Tell the service its record is done (best effort: the record then shows it).
+            Promise.resolve()
+              .then(() => this._cardAdmin({ op: 'installed', body: { renewal: run.admin.renewal } }))
+              .catch((e) => this._log('card-management installed failed', e && e.code));
+          }
         },
         (err) => {
           if (this._run === run) this._fail(run, asCisError(err));

@@ -28,7 +28,7 @@ const host = new NativeHost({
   log,
 });
 
-const hub = new Hub({ host, log, serviceUrlFor: (origin) => serviceUrlFor(config, origin) });
+const hub = new Hub({ host, log, serviceUrlFor: (origin) => serviceUrlFor(config, origin), siteAdapter: () => (config ? config.siteAdapter : null) });
 
 const pinWindow = new PinWindow({
   windows: api.windows,
@@ -40,6 +40,7 @@ const pinWindow = new PinWindow({
 const renewal = new Renewal({
   host,
   est: (req) => hub.est(renewal.owner, req),
+  cardAdmin: (req) => hub.cardAdmin(renewal.owner, req),
   pin: {
     open: async (message) => {
       let near;
@@ -65,6 +66,7 @@ async function reload() {
   for (const p of problems) console.warn('[cis-renew] managed setting', p);
   config = next;
   hub.retainOrigins(config.portalOrigins);
+  hub.broadcast(); // a new siteAdapter policy reaches open tabs
   try {
     await syncContentScripts(api, config.portalOrigins, { withPorts: !isFirefox, log });
   } catch (e) {

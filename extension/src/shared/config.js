@@ -16,28 +16,63 @@ export const DEFAULTS = Object.freeze({
   managedReader: null,
   /** Renewal window in days; informational here (the host decides what is renewable). */
   renewalWindowDays: 90,
+  /**
+   * Where the site adapter looks in the dashboard, for when its automatic search is not enough:
+   * CSS selectors only (never script), each null for "search automatically"; `mode` 'auto'
+   * (menu entry where the page has a Select Service menu, else the panel), 'menu' (never the
+   * panel) or 'panel' (always the panel).
+   */
+  siteAdapter: Object.freeze({ mode: 'auto', trigger: null, list: null, item: null, cardSerial: null, page: null }),
 });
+
+export const SITE_ADAPTER_MODES = Object.freeze(['auto', 'menu', 'panel']);
+const SITE_ADAPTER_SELECTORS = Object.freeze(['trigger', 'list', 'item', 'cardSerial', 'page']);
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
+/** One DNS label: letters, digits and inner hyphens (IDNs arrive as punycode `xn--`). */
+const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const IPV4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
 /**
- * Parses one origin. Only https, or http on a loopback address (the demo and the tests run the
- * stand-in dashboard there), with no path, query, fragment or credentials. Returns the
- * canonical origin string or null.
+ * Why `value` is not a usable dashboard origin, or null when it is. Only https, or http on a
+ * loopback address (the demo and the tests run the stand-in dashboard there), with a host name
+ * made of DNS labels (no wildcards: `https://*` would put the content scripts on every site)
+ * or an IP address, and no path, query, fragment or credentials.
  */
-export function parseOrigin(value) {
-  if (typeof value !== 'string' || value.length > 300) return null;
+export function originProblem(value) {
+  if (typeof value !== 'string') return 'not a string';
+  if (value.length > 300) return 'longer than 300 characters';
+  if (value.includes('*')) return 'wildcards are not allowed; list each dashboard origin';
   let url;
   try {
     url = new URL(value);
   } catch {
-    return null;
+    return 'not a URL';
   }
-  if (url.username || url.password || url.search || url.hash) return null;
-  if (url.pathname !== '/') return null;
-  if (url.protocol === 'https:') return url.origin;
-  if (url.protocol === 'http:' && LOOPBACK.has(url.hostname)) return url.origin;
+  if (url.username || url.password) return 'credentials are not allowed';
+  if (url.search || url.hash || value.includes('?') || value.includes('#')) return 'a query or fragment is not allowed';
+  if (url.pathname !== '/') return 'a path is not allowed';
+  if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname)) return 'http is allowed only on a loopback address';
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return `the scheme ${url.protocol} is not allowed`;
+  return hostProblem(url.hostname);
+}
+
+/** Why a URL's host name is not a plain DNS name or IP address, or null. */
+function hostProblem(host) {
+  if (host.startsWith('[') || IPV4.test(host)) return null;
+  if (host.endsWith('.')) return 'the host name ends with a dot';
+  const labels = host.split('.');
+  if (!labels.every((label) => LABEL.test(label)) || /^\d+$/.test(labels[labels.length - 1])) {
+    return `the host name ${JSON.stringify(host)} is not valid`;
+  }
   return null;
+}
+
+/** The canonical origin string of a usable dashboard origin (see `originProblem`), or null. */
+export function parseOrigin(value) {
+  if (originProblem(value) !== null) return null;
+  return new URL(value).origin;
 }
 
 /** Parses the renewal service base URL (same scheme rules as origins; a path is allowed). */
@@ -51,8 +86,46 @@ export function parseServiceUrl(value) {
   }
   if (url.username || url.password || url.search || url.hash) return null;
   const okScheme = url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname));
-  if (!okScheme) return null;
+  if (!okScheme || value.includes('*') || hostProblem(url.hostname) !== null) return null;
   return url.origin + url.pathname.replace(/\/+$/, '');
+}
+
+/**
+ * Checks one CSS selector from policy. The worker has no DOM to parse it with, so this refuses
+ * what no selector needs (control characters, braces, `<`, at-rules) and leaves the rest to the
+ * content script, which uses it inside try/catch. Returns the trimmed selector or null.
+ */
+export function parseSelector(value) {
+  if (typeof value !== 'string') return null;
+  const s = value.trim();
+  if (!s || s.length > 500) return null;
+  if (/[\u0000-\u001f\u007f{}<@]/.test(s)) return null;
+  return s;
+}
+
+/** Parses `siteAdapter`; each bad member is a problem and falls back to its default. */
+export function parseSiteAdapter(value, problems) {
+  const def = DEFAULTS.siteAdapter;
+  if (value === undefined) return def;
+  if (!value || typeof value !== 'object' || Array.isArray(value)) {
+    problems.push('siteAdapter: not an object; searching automatically');
+    return def;
+  }
+  const out = { ...def };
+  for (const key of Object.keys(value)) {
+    if (key !== 'mode' && !SITE_ADAPTER_SELECTORS.includes(key)) problems.push(`siteAdapter.${key}: unknown setting, ignored`);
+  }
+  if (value.mode !== undefined) {
+    if (SITE_ADAPTER_MODES.includes(value.mode)) out.mode = value.mode;
+    else problems.push(`siteAdapter.mode: not one of ${SITE_ADAPTER_MODES.join(', ')}; using auto`);
+  }
+  for (const key of SITE_ADAPTER_SELECTORS) {
+    if (value[key] === undefined || value[key] === '' || value[key] === null) continue;
+    const sel = parseSelector(value[key]);
+    if (sel) out[key] = sel;
+    else problems.push(`siteAdapter.${key}: not a CSS selector; searching automatically`);
+  }
+  return Object.freeze(out);
 }
 
 /**
@@ -67,10 +140,11 @@ export function normalizeConfig(raw) {
     if (Array.isArray(src.portalOrigins)) {
       const parsed = [];
       for (const o of src.portalOrigins) {
-        const p = parseOrigin(o);
-        if (p) {
+        const problem = originProblem(o);
+        if (problem === null) {
+          const p = parseOrigin(o);
           if (!parsed.includes(p)) parsed.push(p);
-        } else problems.push(`portalOrigins: ignored ${JSON.stringify(o)}`);
+        } else problems.push(`portalOrigins: ignored ${JSON.stringify(o)} (${problem})`);
       }
       if (parsed.length) portalOrigins = Object.freeze(parsed);
       else problems.push('portalOrigins: no usable origin; using the default');
@@ -92,8 +166,9 @@ export function normalizeConfig(raw) {
     if (Number.isInteger(n) && n >= 1 && n <= 3650) renewalWindowDays = n;
     else problems.push('renewalWindowDays: not an integer from 1 to 3650');
   }
+  const siteAdapter = parseSiteAdapter(src.siteAdapter, problems);
   return {
-    config: Object.freeze({ portalOrigins, renewalServiceUrl, managedReader, renewalWindowDays }),
+    config: Object.freeze({ portalOrigins, renewalServiceUrl, managedReader, renewalWindowDays, siteAdapter }),
     problems,
   };
 }

@@ -18,6 +18,7 @@ export const PIN_PORT = 'cis-renew.pin';
 export const TO_CONTENT = Object.freeze({
   STATE: 'state', // { type, state: view of host, card status and this tab's renewal }
   EST_REQUEST: 'est.request', // { type, requestId, url, role, csr, timeoutMs }
+  CARD_ADMIN_REQUEST: 'cardAdmin.request', // { type, requestId, url, op, body, timeoutMs }
   RENEW_REFUSED: 'renew.refused', // { type, error }: renew.start was refused (busy, card changed...)
 });
 
@@ -77,6 +78,19 @@ const estError = shape({
   status: optional(int(0, 999)),
 });
 
+const cardAdminError = shape({
+  code: oneOf('CARD_AUTH_FAILED', 'SERVICE_REFUSED', 'SERVICE_UNREACHABLE', 'TIMEOUT'),
+  reason: optional(str(LIMITS.reasonMax)),
+  status: optional(int(0, 999)),
+});
+
+/** A card-management answer: a flat object of short strings (base64 at most a PKCS#7). */
+const cardAdminResult = (v) =>
+  v === null ||
+  (isPlainObject(v) &&
+    Object.keys(v).length <= 4 &&
+    Object.entries(v).every(([k, x]) => ['renewal', 'witness', 'challenge', 'certificates', 'state'].includes(k) && str(LIMITS.pkcs7Max)(x)));
+
 /** channel -> type -> members (besides `type`). */
 const SCHEMAS = Object.freeze({
   [CONTENT_PORT]: {
@@ -86,15 +100,24 @@ const SCHEMAS = Object.freeze({
     // Closes the done / failed / cancelled view.
     'renew.dismiss': {},
     'status.refresh': {},
+    // "Show the passcode window" in the busy dialog: bring it to the front.
+    'pin.reveal': {},
     'est.response': {
       requestId: (v) => typeof v === 'string' && ID.test(v),
       ok: oneOf(true, false),
       pkcs7: optional(base64(LIMITS.pkcs7Max)),
       error: optional(estError),
     },
+    'cardAdmin.response': {
+      requestId: (v) => typeof v === 'string' && ID.test(v),
+      ok: oneOf(true, false),
+      result: optional(cardAdminResult),
+      error: optional(cardAdminError),
+    },
   },
   [PIN_PORT]: {
-    'pin.submit': { pin: nonEmptyStr(LIMITS.pinMax) },
+    // confirmFinalTry: the holder ticked "one more wrong passcode locks the card".
+    'pin.submit': { pin: nonEmptyStr(LIMITS.pinMax), confirmFinalTry: optional(oneOf(true)) },
     'pin.cancel': {},
   },
 });
@@ -109,6 +132,10 @@ export function validate(channel, msg) {
   if (typeof type !== 'string' || !Object.prototype.hasOwnProperty.call(types, type)) return null;
   const { type: _t, ...rest } = msg;
   if (!checkMembers(rest, types[type])) return null;
+  if (type === 'cardAdmin.response') {
+    if (rest.ok === true && (rest.result === undefined || rest.error !== undefined)) return null;
+    if (rest.ok === false && (rest.error === undefined || rest.result !== undefined)) return null;
+  }
   if (type === 'est.response') {
     // ok:true carries the PKCS#7 and no error; ok:false the reverse.
     if (rest.ok === true && (rest.pkcs7 === undefined || rest.error !== undefined)) return null;

@@ -11,13 +11,71 @@
 
   const msg = (key, ...subs) => ({ key, subs: subs.map((s) => String(s)) });
 
-  /** "3 March 2026" (the user's local date of an RFC 3339 instant); '' when unparsable. */
-  function formatDate(iso, timeZone) {
+  /**
+   * "3 March 2026" in `locale` (the browser's UI language; en-GB when not given) for the user's
+   * local date of an RFC 3339 instant; '' when unparsable.
+   */
+  function formatDate(iso, timeZone, locale) {
     const d = new Date(iso);
     if (typeof iso !== 'string' || Number.isNaN(d.getTime())) return '';
     const opts = { day: 'numeric', month: 'long', year: 'numeric' };
     if (timeZone) opts.timeZone = timeZone;
-    return new Intl.DateTimeFormat('en-GB', opts).format(d);
+    try {
+      return new Intl.DateTimeFormat(locale || 'en-GB', opts).format(d);
+    } catch {
+      return new Intl.DateTimeFormat('en-GB', opts).format(d); // an unknown UI language tag
+    }
+  }
+
+  /** A whole number in `locale` ("1,000" / "1.000"). */
+  function formatNumber(n, locale) {
+    try {
+      return new Intl.NumberFormat(locale || 'en-GB').format(n);
+    } catch {
+      return String(n);
+    }
+  }
+
+  /**
+   * A message whose wording depends on a count: `{key, subs, count}`. The renderer picks
+   * `<key>_<plural category>` (Intl.PluralRules in the UI language), falling back to
+   * `<key>_other`; chrome.i18n itself has no plural forms.
+   */
+  const countMsg = (key, count, ...subs) => ({ key, subs: subs.map((s) => String(s)), count });
+
+  /** The message key for `m` in `locale`, given which keys exist (`has(key)`). */
+  function pluralKey(m, locale, has) {
+    if (!Number.isInteger(m.count)) return m.key;
+    let category = 'other';
+    try {
+      category = new Intl.PluralRules(locale || 'en').select(m.count);
+    } catch {
+      /* unknown locale: 'other' */
+    }
+    const exact = `${m.key}_${m.count === 0 ? 'zero' : category}`;
+    if (m.count === 0 && has(exact)) return exact;
+    const own = `${m.key}_${category}`;
+    return has(own) ? own : `${m.key}_other`;
+  }
+
+  /** The holder's name from a subject DN (its CN), or '' ("C=GB, O=NHS, CN=Jane Smith"). */
+  function holderName(subject) {
+    if (typeof subject !== 'string') return '';
+    // RFC 4514 order puts CN first, OpenSSL's order last: take the last CN either way.
+    const parts = subject.split(/,(?=\s*[A-Za-z][A-Za-z0-9.-]*\s*=)/);
+    let cn = '';
+    for (const part of parts) {
+      const m = /^\s*CN\s*=\s*(.*?)\s*$/i.exec(part);
+      if (m) cn = m[1].replace(/\\(.)/g, '$1');
+    }
+    return cn;
+  }
+
+  /** The card as the sponsor knows it from the dashboard: `{holder, serial}`. */
+  function cardIdentity(card) {
+    const certs = (card && card.certificates) || [];
+    const auth = certs.find((c) => c.role === 'authentication') || certs[0];
+    return { holder: holderName(auth && auth.subject), serial: String((card && card.token && card.token.serial) || '') };
   }
 
   /** Why there is no renewable card, as a message. */
@@ -31,19 +89,34 @@
     return msg('reasonUnknown');
   }
 
-  /** An error object `{code, triesLeft?, pin?, reason?}` as a message. */
+  /** Service refusals by HTTP status: the service's own words go to the log, not the sentence. */
+  const SERVICE_STATUS = Object.freeze({
+    200: 'errServiceBadAnswer',
+    202: 'errServicePending',
+    400: 'errServiceBadRequest',
+    401: 'errServiceSignedOut',
+    403: 'errServiceForbidden',
+    404: 'errServiceNotFound',
+    409: 'errServiceConflict',
+    429: 'errServiceBusy',
+  });
+
+  /** An error object `{code, triesLeft?, pin?, reason?, status?}` as a message. */
   function errorMessage(error, fmt) {
     const { messageKey } = ns.errors;
     if (!error) return msg('errInternal');
     switch (error.code) {
       case 'PIN_INCORRECT':
         if (error.pin === 'finalTry' || error.triesLeft === 1) return msg('errPinFinalTry');
-        if (Number.isInteger(error.triesLeft)) return msg('errPinIncorrectTries', error.triesLeft);
+        if (Number.isInteger(error.triesLeft)) return countMsg('errPinIncorrectTries', error.triesLeft, error.triesLeft);
         if (error.pin === 'countLow') return msg('errPinCountLow');
         return msg('errPinIncorrect');
       case 'SERVICE_REFUSED':
+        if (Object.prototype.hasOwnProperty.call(SERVICE_STATUS, error.status)) return msg(SERVICE_STATUS[error.status]);
+        if (Number.isInteger(error.status) && error.status >= 500) return msg('errServiceFailed');
+        return msg(messageKey(error.code));
       case 'SERVICE_UNREACHABLE':
-        if (error.reason) return msg(messageKey(error.code) + 'Reason', error.reason);
+        if (Number.isInteger(error.status)) return msg('errServiceUnavailable');
         return msg(messageKey(error.code));
       case 'NOT_RENEWABLE':
         if (error.reason) return reasonMessage(error.reason, null, fmt || formatDate);
@@ -51,6 +124,13 @@
       default:
         return msg(messageKey(error.code));
     }
+  }
+
+  /** Whether the failure allows simply trying again (a Try again button). */
+  function canRetry(error) {
+    if (error && error.code === 'SERVICE_REFUSED') return [202, 409, 429].includes(error.status) || (Number.isInteger(error.status) && error.status >= 500);
+    const c = error && ns.errors.CODES[error.code];
+    return Boolean(c && c.retry);
   }
 
   /**
@@ -75,11 +155,31 @@
     // The page says which card the sponsor selected ('' none, null: the page does not say).
     const selected = page.selectedSerial;
     if (selected === '') return { enabled: false, reason: msg('reasonNoSelection') };
-    if (typeof selected === 'string' && card.token && String(card.token.serial).toLowerCase() !== selected.toLowerCase()) {
-      return { enabled: false, reason: msg('reasonNotSelectedCard') };
+    if (typeof selected === 'string' && card.token && !sameSerial(card.token.serial, selected)) {
+      return { enabled: false, reason: msg('reasonOtherCard', selected, card.token.serial) };
     }
+    // An interrupted renewal is finished by the next one, due or not (the host's status says
+    // what remains): offer it.
+    if (card.interrupted && card.reason !== 'PIN_LOCKED') return { enabled: true, reason: null, finish: true };
     if (!card.renewable) return { enabled: false, reason: reasonMessage(card.reason, card, fmt) };
     return { enabled: true, reason: null };
+  }
+
+  /** Whether two card serials are the same (case, spaces, dashes and leading zeros aside). */
+  function sameSerial(a, b) {
+    const n = (s) => String(s).toLowerCase().replace(/[^0-9a-z]/g, '').replace(/^0+/, '');
+    return n(a) === n(b);
+  }
+
+  /** The card holder: the CN of the authentication certificate (or any), else the card label. */
+  function cardHolder(card) {
+    const certs = (card && card.certificates) || [];
+    const ordered = [...certs.filter((c) => c.role === 'authentication'), ...certs];
+    for (const c of ordered) {
+      const m = /(?:^|[,/]\s*)CN\s*=\s*([^,/]+)/.exec(c.subject || '');
+      if (m) return m[1].trim();
+    }
+    return (card && card.token && card.token.label) || '';
   }
 
   /** The steps shown as a checklist, and which host/extension steps belong to each. */
@@ -128,5 +228,5 @@
     return role === 'authentication' ? 'roleAuthentication' : role === 'signing' ? 'roleSigning' : 'roleOther';
   }
 
-  ns.view = Object.freeze({ formatDate, reasonMessage, errorMessage, menuState, stepMessage, checklist, roleKey, STEP_GROUPS });
+  ns.view = Object.freeze({ sameSerial, cardHolder, formatDate, formatNumber, pluralKey, holderName, cardIdentity, reasonMessage, errorMessage, canRetry, menuState, stepMessage, checklist, roleKey, STEP_GROUPS });
 })(globalThis);

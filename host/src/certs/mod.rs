@@ -5,6 +5,7 @@ pub mod chain;
 pub mod csr;
 pub mod info;
 pub mod pkcs7;
+pub mod renewed;
 pub mod window;
 
 pub use info::{parse_certificate, CertificateInfo, Role};

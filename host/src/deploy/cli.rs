@@ -1,4 +1,5 @@
-//! The deployment subcommands' command lines: `install`, `uninstall`, `manifests`, `doctor`.
+//! The deployment subcommands' command lines: `install`, `uninstall`, `manifests`, `doctor`,
+//! `config check`.
 
 use super::doctor::{self, Inputs};
 use super::install::{apply, install_plan, uninstall_plan, Env, Target};
@@ -19,6 +20,9 @@ cis-renew-host install [--system|--user] [--browser NAME]... [--chrome-web-store
                                    Write the manifests the packages ship
   cis-renew-host doctor [--json] [--browser NAME]... [--root DIR]
                                    Check the installation; exit code 1 when something is wrong
+  cis-renew-host config check FILE...
+                                   Validate config files (host.json, host.d drop-ins) before
+                                   pushing them; FILEs are merged in the order given
 
   Browsers: chrome, chromium, edge, firefox. --root DIR puts every manifest path inside DIR
   (tests and package staging).";
@@ -221,5 +225,51 @@ pub fn run_doctor(args: &[String]) -> i32 {
         0
     } else {
         1
+    }
+}
+
+/// `config check FILE...`: the files merged in order (as host.json then its drop-ins), checked
+/// exactly as the host checks its settings; exit 0 valid, 1 invalid, 2 usage.
+pub fn run_config(args: &[String]) -> i32 {
+    let files = match args {
+        [check, files @ ..] if check == "check" && !files.is_empty() => files,
+        _ => return usage_error("config", "expected: config check FILE..."),
+    };
+    let mut layers = Vec::new();
+    for file in files {
+        let path = PathBuf::from(file);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) => {
+                eprintln!("{file}: cannot be read ({e})");
+                return 1;
+            }
+        };
+        match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(serde_json::Value::Object(map)) => layers.push((file.clone(), map)),
+            Ok(_) => {
+                eprintln!("{file}: must be a JSON object");
+                return 1;
+            }
+            Err(e) => {
+                eprintln!("{file}: is not JSON ({e})");
+                return 1;
+            }
+        }
+    }
+    let merged = serde_json::Value::Object(super::settings::merge(&layers)).to_string();
+    let shown = PathBuf::from(files.join(" + "));
+    match Config::parse(&merged, &shown) {
+        Ok(_) => {
+            for (key, source) in super::settings::origins(&layers) {
+                println!("{key:<22} from {source}");
+            }
+            println!("valid: {}", shown.display());
+            0
+        }
+        Err(error) => {
+            eprintln!("{}", error.message);
+            1
+        }
     }
 }

@@ -113,17 +113,24 @@ pub fn diagnose(inputs: &Inputs) -> Report {
             config
         }
         Err(error) => {
+            let fix = named_files(&config_path())
+                .iter()
+                .find_map(|path| permission_fix(path))
+                .map(|fix| format!(" Fix: {fix}."))
+                .unwrap_or_default();
             checks.push(check(
                 "config",
                 Status::Fail,
-                format!("{} The checks below use the defaults.", error.message),
+                format!("{}{fix} The checks below use the defaults.", error.message),
             ));
             Config::default()
         }
     };
+    checks.push(check_trust(&config));
     for &browser in &inputs.browsers {
         checks.push(check_browser(inputs, browser, &config));
     }
+    checks.extend(check_system_config(inputs));
     checks.push(check_module(&config));
     let (readers, managed_reader) = check_readers(&config, &mut checks);
     Report {
@@ -283,7 +290,109 @@ fn is_windows_absolute(path: &str) -> bool {
         || (bytes.len() >= 3 && bytes[1] == b':' && (bytes[2] == b'\\' || bytes[2] == b'/'))
 }
 
+/// The config file `Config::load` reads.
+fn config_path() -> PathBuf {
+    std::env::var_os(crate::config::CONFIG_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(crate::config::system_config_path)
+}
+
+/// The config file and the files it names that must be administrators' only, read loosely
+/// (the config may be invalid): itself, `trustAnchors`, `pkcs11Module`.
+fn named_files(config: &Path) -> Vec<PathBuf> {
+    let mut files = vec![config.to_path_buf()];
+    let text = std::fs::read_to_string(config).unwrap_or_default();
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    let anchors = value["trustAnchors"].as_array().cloned().unwrap_or_default();
+    let named = anchors.iter().chain(std::iter::once(&value["pkcs11Module"]));
+    files.extend(named.filter_map(|v| v.as_str()).map(PathBuf::from));
+    files
+}
+
+/// How to fix `path` when only its permissions are wrong.
+fn permission_fix(path: &Path) -> Option<String> {
+    (path.exists() && crate::fileperm::check_admin_only(path).is_err())
+        .then(|| crate::fileperm::how_to_fix(path))
+}
+
+/// Renewals need trust anchors that only administrators can change and that are valid now.
+fn check_trust(config: &Config) -> Check {
+    if config.trust_anchors.is_empty() {
+        let detail = format!(
+            "none configured: every renewal is refused (TRUST_NOT_CONFIGURED). List the issuing CA's \
+             certificate file in 'trustAnchors' in {}",
+            config_path().display()
+        );
+        return check("trust anchors", Status::Fail, detail);
+    }
+    let mut subjects = Vec::new();
+    for path in &config.trust_anchors {
+        if let Err(problem) = crate::fileperm::check_admin_only(path) {
+            let detail = format!("{} {problem}. Fix: {}", path.display(), crate::fileperm::how_to_fix(path));
+            return check("trust anchors", Status::Fail, detail);
+        }
+        let anchors = match crate::certs::chain::load_anchors(std::slice::from_ref(path)) {
+            Ok(anchors) => anchors,
+            Err(problem) => return check("trust anchors", Status::Fail, problem),
+        };
+        for anchor in &anchors {
+            if let Some(problem) =
+                crate::certs::chain::anchor_problem(anchor, time::OffsetDateTime::now_utc())
+            {
+                return check("trust anchors", Status::Fail, format!("{}: {problem}", path.display()));
+            }
+            subjects.push(crate::certs::chain::subject_of(anchor));
+        }
+    }
+    check("trust anchors", Status::Ok, format!("{} anchor(s): {}", subjects.len(), subjects.join("; ")))
+}
+
+/// On a system install (a manifest in a system folder), the host must run on IT's config, not
+/// on built-in defaults: a missing system file is a FAIL. `CIS_RENEW_CONFIG` set means another
+/// file is in use (the config check above covers it), so there is nothing to say.
+fn check_system_config(inputs: &Inputs) -> Option<Check> {
+    if std::env::var_os(crate::config::CONFIG_ENV).is_some() {
+        return None;
+    }
+    let system_manifest = inputs.browsers.iter().any(|&browser| {
+        let dirs = super::locations::manifest_dirs(
+            inputs.os,
+            super::locations::Scope::System,
+            browser,
+            Path::new("/"),
+        );
+        dirs.iter().any(|d| {
+            super::install::rooted(inputs.root.as_deref(), &d.join(super::locations::manifest_file_name()))
+                .is_file()
+        })
+    });
+    if !system_manifest {
+        return None;
+    }
+    let path = crate::config::system_config_path();
+    let shown = path.display().to_string();
+    if super::install::rooted(inputs.root.as_deref(), &path).is_file() {
+        return Some(check("system config", Status::Ok, format!("{shown} is present")));
+    }
+    let fix = if inputs.os == Os::Windows {
+        format!("deploy host.json to {shown} (MSI properties or group policy, docs/deployment.md)")
+    } else {
+        format!("sudo install -o root -g root -m 0644 host.json {shown}")
+    };
+    Some(check(
+        "system config",
+        Status::Fail,
+        format!("no {shown} on a system install: the host runs on built-in defaults. Fix: {fix}."),
+    ))
+}
+
 fn check_module(config: &Config) -> Check {
+    if let Some(fix) = permission_fix(&config.pkcs11_module) {
+        let problem = crate::fileperm::check_admin_only(&config.pkcs11_module).err().unwrap_or_default();
+        let detail =
+            format!("{} {problem}, so the host will not load it. Fix: {fix}", config.pkcs11_module.display());
+        return check("pkcs11 module", Status::Fail, detail);
+    }
     match TokenModule::load(&config.pkcs11_module) {
         Ok(module) => {
             let tokens = module.pkcs11().get_slots_with_token().map(|s| s.len()).unwrap_or(0);

@@ -82,6 +82,11 @@ pub enum Action {
         /// Which key.
         key: RegistryKey,
     },
+    /// Create a folder if needed and make it administrators-only ([`super::secure_dir`]).
+    SecureDir {
+        /// Which folder.
+        path: PathBuf,
+    },
 }
 
 /// What one action did.
@@ -95,6 +100,8 @@ pub enum Outcome {
     Removed(String),
     /// Nothing was there.
     Absent(String),
+    /// A folder made administrators-only.
+    Secured(String),
 }
 
 impl fmt::Display for Outcome {
@@ -104,6 +111,7 @@ impl fmt::Display for Outcome {
             Outcome::Unchanged(what) => write!(f, "unchanged  {what}"),
             Outcome::Removed(what) => write!(f, "removed    {what}"),
             Outcome::Absent(what) => write!(f, "not there  {what}"),
+            Outcome::Secured(what) => write!(f, "secured    {what}"),
         }
     }
 }
@@ -192,9 +200,22 @@ pub fn install_plan(target: &Target) -> Result<Vec<Action>, DeployError> {
     target.ids.validate().map_err(DeployError::Usage)?;
     let mut files = Vec::new();
     let mut keys = Vec::new();
+    // A system install first claims the config folder (so no user can plant it, or a host.json
+    // in it, before IT's file arrives) and every manifest folder, then writes into them.
+    let mut dirs = Vec::new();
+    if target.scope == Scope::System {
+        dirs.extend(system_config_dir(target));
+    }
     for &browser in &target.browsers {
         let text = HostManifest::for_browser(browser, &target.exe, &target.ids).to_text();
         for path in manifest_files(target, browser)? {
+            if target.scope == Scope::System {
+                if let Some(dir) = parent_dir(target.os, &path) {
+                    if !dirs.contains(&dir) {
+                        dirs.push(dir);
+                    }
+                }
+            }
             if target.os == Os::Windows {
                 for key in registry_keys(target.scope, browser) {
                     keys.push(Action::SetKey { key, value: path.display().to_string() });
@@ -204,7 +225,29 @@ pub fn install_plan(target: &Target) -> Result<Vec<Action>, DeployError> {
         }
     }
     files.extend(keys);
-    Ok(files)
+    let mut plan: Vec<Action> = dirs.into_iter().map(|path| Action::SecureDir { path }).collect();
+    plan.extend(files);
+    Ok(plan)
+}
+
+/// The folder of `path` on `os` (a Windows path is split at `\\` on any OS, so plans for
+/// Windows are tested on Linux).
+fn parent_dir(os: Os, path: &Path) -> Option<PathBuf> {
+    if os == Os::Windows {
+        let text = path.to_string_lossy();
+        text.rfind('\\').map(|i| PathBuf::from(&text[..i]))
+    } else {
+        path.parent().map(Path::to_path_buf)
+    }
+}
+
+/// The folder of the system config file on the target's OS (docs/configuration.md).
+pub fn system_config_dir(target: &Target) -> Option<PathBuf> {
+    match target.os {
+        Os::Linux => Some(PathBuf::from("/etc/cis-renew")),
+        Os::MacOs => Some(PathBuf::from("/Library/Application Support/cis-renew")),
+        Os::Windows => target.env.program_data.as_ref().map(|pd| PathBuf::from(format!("{pd}\\cis-renew"))),
+    }
 }
 
 /// The steps that unregister the host: keys first, so no key ever points at a missing file.
@@ -283,6 +326,11 @@ pub fn apply(
                     Outcome::Written(format!("{key} = {value}"))
                 }
             }
+            Action::SecureDir { path } => {
+                let path = rooted(root, path);
+                super::secure_dir::secure(&path).map_err(|e| io_error(&path, e))?;
+                Outcome::Secured(path.display().to_string())
+            }
             Action::DeleteKey { key } => {
                 if registry.delete(key).map_err(|e| registry_error(key, e))? {
                     Outcome::Removed(key.to_string())
@@ -299,15 +347,16 @@ pub fn apply(
 /// Writes `text` to `path` through a temporary file in the same folder and a rename; `false`
 /// when the file already held exactly `text`.
 pub fn write_atomic(path: &Path, text: &str) -> io::Result<bool> {
-    if std::fs::read(path).map(|current| current == text.as_bytes()).unwrap_or(false) {
+    // A link is never "unchanged": it is replaced by a file below, not written through.
+    let is_file = std::fs::symlink_metadata(path).map(|m| m.file_type().is_file()).unwrap_or(false);
+    if is_file && std::fs::read(path).map(|current| current == text.as_bytes()).unwrap_or(false) {
         return Ok(false);
     }
     let dir = path.parent().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no parent folder"))?;
     create_dirs(dir)?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let (temp, mut file) = create_temp(dir, &name)?;
     let written = (|| {
-        let mut file = std::fs::File::create(&temp)?;
         file.write_all(text.as_bytes())?;
         // Browsers run as the signed-in person: the manifest must be readable by all whatever
         // the installer's umask.
@@ -320,6 +369,36 @@ pub fn write_atomic(path: &Path, text: &str) -> io::Result<bool> {
         let _ = std::fs::remove_file(&temp);
     }
     written.map(|()| true)
+}
+
+/// Creates a new temporary file beside `name` in `dir`: a random name, opened as new (never an
+/// existing file or a link someone planted, which `File::create` would follow and truncate).
+pub fn create_temp(dir: &Path, name: &str) -> io::Result<(PathBuf, std::fs::File)> {
+    let mut last = None;
+    for _ in 0..8 {
+        let mut nonce = [0u8; 8];
+        getrandom::fill(&mut nonce).map_err(|e| io::Error::other(e.to_string()))?;
+        let hex: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+        let temp = dir.join(format!(".{name}.{hex}.tmp"));
+        match open_new(&temp) {
+            Ok(file) => return Ok((temp, file)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::other("no free temporary name")))
+}
+
+/// Opens `path` only if nothing, not even a dangling link, is there (O_CREAT|O_EXCL, CREATE_NEW).
+pub fn open_new(path: &Path) -> io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
 }
 
 #[cfg(unix)]
@@ -380,10 +459,50 @@ mod tests {
             "HKLM\\Software\\WOW6432Node\\Mozilla\\NativeMessagingHosts\\uk.nhs.cis_renew".into(),
             "C:\\ProgramData\\cis-renew\\manifests\\firefox.json".into()
         )));
-        // Every file is written before the first key that points at it.
+        // The folders are claimed first (the config folder, then the manifests' folder), then
+        // every file is written before the first key that points at it.
+        let dirs: Vec<_> = plan
+            .iter()
+            .take_while(|a| matches!(a, Action::SecureDir { .. }))
+            .map(|a| match a {
+                Action::SecureDir { path } => path.display().to_string(),
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(dirs, ["C:\\ProgramData\\cis-renew", "C:\\ProgramData\\cis-renew\\manifests"]);
         let first_key = plan.iter().position(|a| matches!(a, Action::SetKey { .. })).expect("keys");
-        assert!(plan[..first_key].iter().all(|a| matches!(a, Action::WriteFile { .. })));
-        assert_eq!(first_key, 4);
+        assert!(plan[2..first_key].iter().all(|a| matches!(a, Action::WriteFile { .. })));
+        assert_eq!(first_key, 6);
+    }
+
+    #[test]
+    fn install_plan_secures_folders_for_system_installs_only() {
+        let linux = |scope| Target {
+            os: Os::Linux,
+            scope,
+            browsers: vec![Browser::Chrome, Browser::Firefox],
+            exe: "/usr/lib/cis-renew/cis-renew-host".into(),
+            ids: StoreIds::default(),
+            env: Env { home: Some("/home/a".into()), ..Env::default() },
+        };
+        let secured = |plan: Vec<Action>| -> Vec<String> {
+            plan.into_iter()
+                .filter_map(|a| match a {
+                    Action::SecureDir { path } => Some(path.display().to_string()),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(
+            secured(install_plan(&linux(Scope::System)).expect("plan")),
+            [
+                "/etc/cis-renew",
+                "/etc/opt/chrome/native-messaging-hosts",
+                "/usr/lib/mozilla/native-messaging-hosts",
+                "/usr/lib64/mozilla/native-messaging-hosts"
+            ]
+        );
+        assert!(secured(install_plan(&linux(Scope::User)).expect("plan")).is_empty());
     }
 
     #[test]
@@ -435,5 +554,35 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).expect("read"), "two");
         let names: Vec<_> = std::fs::read_dir(dir.path().join("a/b")).expect("ls").collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn open_new_refuses_a_planted_link_and_leaves_its_target_alone() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let target = dir.path().join("victim");
+        std::fs::write(&target, "precious").expect("write");
+        let link = dir.path().join("planted");
+        std::os::unix::fs::symlink(&target, &link).expect("symlink");
+        let err = open_new(&link).expect_err("a link is not followed");
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), dir.path().join("dangling")).expect("symlink");
+        assert!(open_new(&dir.path().join("dangling")).is_err(), "a dangling link is not followed either");
+        assert!(!dir.path().join("nowhere").exists());
+        assert_eq!(std::fs::read_to_string(&target).expect("read"), "precious");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn write_atomic_replaces_a_link_at_the_manifest_path_without_writing_through_it() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let target = dir.path().join("victim");
+        std::fs::write(&target, "precious").expect("write");
+        let path = dir.path().join("m.json");
+        std::os::unix::fs::symlink(&target, &path).expect("symlink");
+        assert!(write_atomic(&path, "manifest").expect("write"));
+        assert_eq!(std::fs::read_to_string(&target).expect("read"), "precious");
+        assert!(!std::fs::symlink_metadata(&path).expect("stat").file_type().is_symlink());
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "manifest");
     }
 }

@@ -11,10 +11,12 @@ use std::fmt;
 pub const HOST_NAME: &str = "uk.nhs.cis_renew";
 /// The manifest's human description (Chrome shows it nowhere, but IT reads it).
 pub const DESCRIPTION: &str = "cis-renew: renews the certificates on an NHS smartcard";
-/// The Chromium extension ID fixed by the extension manifest's `key` (unpacked or policy-installed).
-pub const EXTENSION_ID: &str = "kfambhddimdfpaookgghehjdgahadkji";
+/// The Chromium extension ID (manifests/identity.json).
+pub const EXTENSION_ID: &str = super::identity::CHROMIUM_ID;
+/// The Edge extension ID (the same as [`EXTENSION_ID`] unless Edge Add-ons gave its own).
+pub const EDGE_ID: &str = super::identity::EDGE_ID;
 /// The Firefox add-on ID.
-pub const FIREFOX_ADDON_ID: &str = "cis-renew@extension";
+pub const FIREFOX_ADDON_ID: &str = super::identity::FIREFOX_ID;
 
 /// A browser that can start the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -148,10 +150,14 @@ impl HostManifest {
     }
 }
 
-/// The Chromium-family origins for `browser`: our fixed ID, then the store IDs that browser can
-/// install from.
+/// The Chromium-family origins for `browser`: our IDs (docs/ids.md), then the store IDs that
+/// browser can install from.
 pub fn allowed_origins(browser: Browser, ids: &StoreIds) -> Vec<String> {
-    let mut origins = vec![origin(EXTENSION_ID)];
+    // Edge runs its own ID (Edge Add-ons) and ours (the same CRX, or the Chrome Web Store's).
+    let mut origins = if browser == Browser::Edge { vec![origin(EDGE_ID)] } else { vec![] };
+    if !origins.contains(&origin(EXTENSION_ID)) {
+        origins.push(origin(EXTENSION_ID));
+    }
     let store_ids: Vec<&Option<String>> = match browser {
         Browser::Chrome | Browser::Chromium => vec![&ids.chrome_web_store],
         // Edge installs from both stores.

@@ -4,7 +4,10 @@
 
 pub mod cli;
 pub mod doctor;
+pub mod identity;
 pub mod install;
 pub mod locations;
 pub mod manifest;
 pub mod registry;
+pub mod secure_dir;
+pub mod settings;

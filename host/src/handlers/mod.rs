@@ -2,6 +2,8 @@
 //! [`HostError`]; only the controller writes frames.
 
 pub mod params;
+pub mod piv_renewal;
+pub mod renew_admin;
 pub mod renew_begin;
 pub mod renew_cancel;
 pub mod renew_complete;

@@ -1,8 +1,9 @@
-//! `renewBegin` `{"pin", "cardSerial", "keyAlgorithm"}`: checks that the card in the managed
+//! `renewBegin` `{"pin", "cardSerial", "keyAlgorithm", "confirmFinalTry"}`: checks that the card in the managed
 //! reader is the one the sponsor confirmed (`cardSerial`, else `CARD_CHANGED`) and that the new
 //! keys' algorithm (`keyAlgorithm`, as the renewal service's `/csrattrs` named it, else the
 //! config's `newKeyAlgorithm`) is in `allowedKeyAlgorithms` (else `KEY_ALGORITHM_NOT_ALLOWED`),
-//! all before the passcode is tried; then signs in, finishes or undoes any interrupted renewal,
+//! all before the passcode is tried; at the final try (`PIN_FINAL_TRY`) it asks the card only
+//! with `confirmFinalTry: true`; then signs in, finishes or undoes any interrupted renewal,
 //! makes one new key pair per role on the card and returns one signed request per role:
 //! `{"renewalId", "keyAlgorithm", "requests": [{"role", "subject", "csr"}]}`.
 //!
@@ -40,6 +41,8 @@ pub struct BeginParams {
     pub card_serial: Option<String>,
     /// The algorithm the renewal service asked for, by name.
     pub key_algorithm: Option<String>,
+    /// The holder accepted that a wrong passcode at the final try locks the card.
+    pub confirm_final_try: bool,
 }
 
 /// Longest `cardSerial` / `keyAlgorithm` accepted.
@@ -49,6 +52,7 @@ const MAX_NAME_LENGTH: usize = 64;
 /// wrong with it), then checks the rest.
 pub fn take_params(params: &mut Map<String, Value>) -> Result<BeginParams, HostError> {
     let pin = take_pin(params)?;
+    let confirm_final_try = take_confirm_final_try(params)?;
     let text = |params: &Map<String, Value>, name: &str| match params.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) if !text.is_empty() && text.len() <= MAX_NAME_LENGTH => {
@@ -61,11 +65,21 @@ pub fn take_params(params: &mut Map<String, Value>) -> Result<BeginParams, HostE
     let card_serial = text(params, "cardSerial")?;
     let key_algorithm = text(params, "keyAlgorithm")?;
     params::only(params, &["cardSerial", "keyAlgorithm"])?;
-    Ok(BeginParams { pin, card_serial, key_algorithm })
+    Ok(BeginParams { pin, card_serial, key_algorithm, confirm_final_try })
+}
+
+/// Takes `confirmFinalTry` out of `params` (false when absent): the holder accepted that a
+/// wrong passcode at the final try locks the card.
+pub fn take_confirm_final_try(params: &mut Map<String, Value>) -> Result<bool, HostError> {
+    match params.remove("confirmFinalTry") {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(confirmed)) => Ok(confirmed),
+        Some(_) => Err(HostError::bad_request("The parameter 'confirmFinalTry' must be true or false.")),
+    }
 }
 
 /// Takes the PIN out of `params`.
-fn take_pin(params: &mut Map<String, Value>) -> Result<Option<AuthPin>, HostError> {
+pub fn take_pin(params: &mut Map<String, Value>) -> Result<Option<AuthPin>, HostError> {
     match params.remove("pin") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => {
@@ -122,10 +136,15 @@ pub fn begin(
     progress: ProgressSink<'_>,
     stopped: &dyn Fn() -> bool,
 ) -> Result<Requested, HostError> {
-    let BeginParams { pin, card_serial, key_algorithm } = params;
+    let BeginParams { pin, card_serial, key_algorithm, confirm_final_try } = params;
     let algorithm = choose_algorithm(&services.config, key_algorithm.as_deref())?;
+    // Fail closed: without anchors no answer could be accepted, so do not spend the passcode
+    // or make keys on the card.
+    if services.config.trust_anchors.is_empty() {
+        return Err(crate::certs::renewed::not_configured());
+    }
     let readers = Readers::connect()?.list()?;
-    let card = match managed_card(services, &readers)? {
+    let card = match managed_card(services, &readers, false)? {
         Ok(card) => card,
         Err(reason) => {
             return Err(
@@ -165,7 +184,9 @@ pub fn begin(
     if stopped() {
         return Err(cancelled());
     }
-    let signed_in = Opened::new(Box::new(session), settings).sign_in(pin.as_ref(), progress)?;
+    let signed_in = Opened::new(Box::new(session), settings)
+        .final_try_confirmed(confirm_final_try)
+        .sign_in(pin.as_ref(), progress)?;
     drop(pin);
     if stopped() {
         return Err(cancelled());
@@ -181,7 +202,7 @@ pub fn begin(
 }
 
 /// The refusal for a card the rule says no to.
-fn not_renewable(reason: NotRenewableReason) -> HostError {
+pub(crate) fn not_renewable(reason: NotRenewableReason) -> HostError {
     match reason {
         NotRenewableReason::PinLocked => {
             HostError::new(ErrorCode::PinLocked, "The passcode is locked. Unlock the card first, then renew.")
@@ -233,6 +254,14 @@ mod tests {
             assert_eq!(take_params(&mut params).err().expect("bad").code, ErrorCode::BadRequest, "{bad}");
             assert!(!params.contains_key("pin"), "the PIN is taken out even when the request is refused");
         }
+        let mut confirm = json!({"pin": "1", "confirmFinalTry": true}).as_object().expect("object").clone();
+        assert!(take_params(&mut confirm).expect("confirmed").confirm_final_try);
+        assert!(!take_params(&mut Map::new()).expect("absent").confirm_final_try);
+        let mut confirm = json!({"confirmFinalTry": true}).as_object().expect("object").clone();
+        assert!(take_confirm_final_try(&mut confirm).expect("bool"));
+        assert!(!take_confirm_final_try(&mut Map::new()).expect("absent"));
+        let mut wrong = json!({"confirmFinalTry": "yes"}).as_object().expect("object").clone();
+        assert_eq!(take_confirm_final_try(&mut wrong).expect_err("string").code, ErrorCode::BadRequest);
         let mut long = Map::new();
         long.insert("pin".into(), json!("1".repeat(MAX_PIN_BYTES + 1)));
         assert_eq!(take_params(&mut long).err().expect("long").code, ErrorCode::PinInvalid);

@@ -7,8 +7,8 @@
 //! any later failure ends the renewal.
 
 use super::status;
-use crate::certs::chain::load_anchors;
 use crate::certs::pkcs7::{certificates_from_pkcs7, decode_base64, MAX_CERTIFICATES};
+use crate::certs::renewed::TrustPolicy;
 use crate::protocol::message::truncate;
 use crate::protocol::{ErrorCode, HostError};
 use crate::renewal::install::Interrupted;
@@ -123,17 +123,15 @@ pub fn complete(
     let renewal = take_renewal(open, &params.renewal_id)?;
     reach(progress, Step::Verify, None);
     // Read at each use: checked at start-up too, but IT may replace the files meanwhile.
-    let anchors = match load_anchors(&services.config.trust_anchors) {
-        Ok(anchors) => anchors,
-        Err(problem) => {
+    let config = &services.config;
+    let trust = match TrustPolicy::load(&config.trust_anchors, config.allow_issuer_change) {
+        Ok(trust) => trust,
+        Err(error) => {
             *open = Some(renewal);
-            return Err(HostError::new(
-                ErrorCode::ConfigInvalid,
-                format!("A trust anchor in the host configuration cannot be used: {problem}."),
-            ));
+            return Err(error);
         }
     };
-    let proof = match renewal.verify(&params.certificates, &anchors, OffsetDateTime::now_utc()) {
+    let proof = match renewal.verify(&params.certificates, &trust, OffsetDateTime::now_utc()) {
         Ok(proof) => proof,
         Err(error) => {
             // Nothing changed on the card: the browser may try again with the right answer.

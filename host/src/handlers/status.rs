@@ -4,6 +4,7 @@
 use super::params;
 use crate::certs::window::PinGate;
 use crate::certs::{assess_certificate, CardEligibility, CertificateInfo, Eligibility};
+use crate::config::CardBackend;
 use crate::protocol::HostError;
 use crate::readers::{ReaderInfo, Readers};
 use crate::services::Services;
@@ -73,6 +74,17 @@ pub struct CardReport {
     /// the card lock). Only present when true.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub renewal_elsewhere: bool,
+    /// With `interrupted` on a PIV card: the roles whose new certificate is not on the card
+    /// yet. Only present when not empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub remaining: Vec<&'static str>,
+    /// The renewal service authorises changes to this card with its card-management key (a
+    /// PIV card): `renewBegin` takes no passcode, `renewAdmin` does. Only present when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub card_admin: bool,
+    /// Passcode tries left, where the card says (PIV). Only present when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin_tries_left: Option<u8>,
 }
 
 /// Token identity.
@@ -166,6 +178,8 @@ pub struct ManagedCard {
     pub summary: TokenSummary,
     /// The card model from public objects.
     pub inventory: Inventory,
+    /// A PIV card's own reading (GUID, slots, PIN tries), when the PIV backend drives it.
+    pub piv: Option<crate::piv::inventory::Inventory>,
 }
 
 impl ManagedCard {
@@ -189,10 +203,12 @@ impl ManagedCard {
 }
 
 /// Reads the managed card's model, or says why there is none (`NO_READERS`,
-/// `NO_MANAGED_READER`, `NO_CARD`, `NO_TOKEN`).
+/// `NO_MANAGED_READER`, `NO_CARD`, `NO_TOKEN`). `own_renewal_under_way`: this host's card
+/// worker has a renewal under way (a PIV renewal holds the card exclusively meanwhile).
 pub fn managed_card(
     services: &Services,
     readers: &[ReaderInfo],
+    own_renewal_under_way: bool,
 ) -> Result<Result<ManagedCard, &'static str>, HostError> {
     let names: Vec<&str> = readers.iter().map(|r| r.name.as_str()).collect();
     let reader = match services.reader_rule().pick(&names) {
@@ -203,13 +219,56 @@ pub fn managed_card(
     if !reader.card_present {
         return Ok(Err("NO_CARD"));
     }
+    match piv_card(services, reader, own_renewal_under_way)? {
+        PivProbe::Card(piv) => {
+            let summary = piv.summary();
+            let inventory = piv.card_model();
+            return Ok(Ok(ManagedCard { reader: reader.clone(), summary, inventory, piv: Some(*piv) }));
+        }
+        PivProbe::NoToken => return Ok(Err("NO_TOKEN")),
+        PivProbe::NotPiv => {}
+    }
     let module = services.token()?;
     let Some(slot) = module.slot_for_reader(&reader.name, services.config.slot_map.get(&reader.name))? else {
         return Ok(Err("NO_TOKEN"));
     };
     let summary = module.summary(slot)?;
     let inventory = module.inventory(slot)?;
-    Ok(Ok(ManagedCard { reader: reader.clone(), summary, inventory }))
+    Ok(Ok(ManagedCard { reader: reader.clone(), summary, inventory, piv: None }))
+}
+
+enum PivProbe {
+    Card(Box<crate::piv::inventory::Inventory>),
+    NoToken,
+    NotPiv,
+}
+
+/// The card as a PIV card, when `cardBackend` allows and the card answers SELECT.
+fn piv_card(
+    services: &Services,
+    reader: &ReaderInfo,
+    own_renewal_under_way: bool,
+) -> Result<PivProbe, HostError> {
+    if services.config.card_backend == CardBackend::Pkcs11 {
+        return Ok(PivProbe::NotPiv);
+    }
+    match crate::piv::inventory::read(&reader.name) {
+        Ok(Some(inventory)) => Ok(PivProbe::Card(Box::new(inventory))),
+        Ok(None) if services.config.card_backend == CardBackend::Piv => Ok(PivProbe::NoToken),
+        Ok(None) => Ok(PivProbe::NotPiv),
+        // This host's own PIV renewal holds the card exclusively.
+        Err(crate::piv::PivError::Pcsc(pcsc::Error::SharingViolation)) if own_renewal_under_way => {
+            Err(HostError::new(
+                crate::protocol::ErrorCode::Busy,
+                "The card is being renewed; its status is shown when the renewal ends.",
+            ))
+        }
+        Err(e) if services.config.card_backend == CardBackend::Piv => Err(e.into()),
+        Err(e) => {
+            log::debug!("PIV probe failed ({e}); trying PKCS#11");
+            Ok(PivProbe::NotPiv)
+        }
+    }
 }
 
 /// Builds the report for readers already listed (the watcher has them in hand).
@@ -228,7 +287,7 @@ pub fn status_for_readers(
         reason: None,
         card: None,
     };
-    let card = match managed_card(services, readers)? {
+    let card = match managed_card(services, readers, own_renewal_open)? {
         Ok(card) => card,
         Err(reason) => return Ok(report.without_card(reason)),
     };
@@ -236,7 +295,16 @@ pub fn status_for_readers(
     // Another host holding the card's lock is renewing it now: its pending objects are work
     // in progress there, not an interruption.
     entry.renewal_elsewhere = !own_renewal_open && CardLock::held_elsewhere(&card.lock_key());
-    entry.interrupted = !own_renewal_open && !entry.renewal_elsewhere && card.inventory.interrupted();
+    let idle = !own_renewal_open && !entry.renewal_elsewhere;
+    entry.interrupted = idle && card.inventory.interrupted();
+    if let Some(piv) = &card.piv {
+        entry.card_admin = true;
+        entry.pin_tries_left = piv.tries_left();
+        if idle {
+            entry.remaining = crate::piv::journal::remaining(piv);
+            entry.interrupted = !entry.remaining.is_empty();
+        }
+    }
     report.card = Some(entry);
     Ok(report)
 }
@@ -287,6 +355,9 @@ fn card_report(card: &ManagedCard, window: u32) -> CardReport {
         renewable_from: verdict.renewable_from.map(rfc3339),
         interrupted: false,
         renewal_elsewhere: false,
+        remaining: Vec::new(),
+        card_admin: false,
+        pin_tries_left: None,
     }
 }
 

@@ -33,6 +33,9 @@ pub enum ErrorCode {
     PinIncorrect,
     /// The passcode is blocked: the card must be unlocked first.
     PinLocked,
+    /// One try is left and the request did not say the holder accepted the risk
+    /// (`confirmFinalTry`): the card was not asked, so the try is not spent.
+    PinFinalTry,
     /// The passcode is outside the token's length limits.
     PinInvalid,
     /// The card is not eligible for renewal now.
@@ -41,6 +44,10 @@ pub enum ErrorCode {
     CertificateMismatch,
     /// A returned certificate or PKCS#7 could not be used (not DER, expired, wrong usage).
     CertificateInvalid,
+    /// A returned certificate does not chain to a configured trust anchor.
+    CertificateUntrusted,
+    /// No trust anchors are configured, so no renewed certificate could be accepted.
+    TrustNotConfigured,
     /// The renewal id is not one this host started.
     UnknownRenewal,
     /// Another renewal is in progress on this card.
@@ -48,6 +55,9 @@ pub enum ErrorCode {
     /// The renewal was cancelled (`renewCancel` or end of input) while it began; the card
     /// keeps its old pairs.
     Cancelled,
+    /// A PIV card refused the renewal service's answer to its management-key witness; nothing
+    /// on the card changed.
+    CardAuthFailed,
     /// The card in the reader is not the one the sponsor confirmed (`cardSerial`).
     CardChanged,
     /// The key algorithm asked for is not in IT's `allowedKeyAlgorithms`.
@@ -76,13 +86,17 @@ impl ErrorCode {
             ErrorCode::NoCard => "NO_CARD",
             ErrorCode::PinIncorrect => "PIN_INCORRECT",
             ErrorCode::PinLocked => "PIN_LOCKED",
+            ErrorCode::PinFinalTry => "PIN_FINAL_TRY",
             ErrorCode::PinInvalid => "PIN_INVALID",
             ErrorCode::NotRenewable => "NOT_RENEWABLE",
             ErrorCode::CertificateMismatch => "CERTIFICATE_MISMATCH",
             ErrorCode::CertificateInvalid => "CERTIFICATE_INVALID",
+            ErrorCode::CertificateUntrusted => "CERTIFICATE_UNTRUSTED",
+            ErrorCode::TrustNotConfigured => "TRUST_NOT_CONFIGURED",
             ErrorCode::UnknownRenewal => "UNKNOWN_RENEWAL",
             ErrorCode::Busy => "BUSY",
             ErrorCode::Cancelled => "CANCELLED",
+            ErrorCode::CardAuthFailed => "CARD_AUTH_FAILED",
             ErrorCode::CardChanged => "CARD_CHANGED",
             ErrorCode::KeyAlgorithmNotAllowed => "KEY_ALGORITHM_NOT_ALLOWED",
             ErrorCode::KeyAlgorithmUnsupported => "KEY_ALGORITHM_UNSUPPORTED",

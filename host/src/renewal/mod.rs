@@ -98,6 +98,7 @@ pub struct NewKey {
 pub struct Opened {
     card: BoxedCard,
     settings: Settings,
+    final_try_confirmed: bool,
 }
 
 /// Signed in.
@@ -145,7 +146,14 @@ pub struct Requested {
 impl Opened {
     /// A renewal on `card`.
     pub fn new(card: BoxedCard, settings: Settings) -> Opened {
-        Opened { card, settings }
+        Opened { card, settings, final_try_confirmed: false }
+    }
+
+    /// The holder confirmed that a wrong passcode at the final try locks the card
+    /// (`confirmFinalTry`); without it, sign-in at the final try is refused with `PIN_FINAL_TRY`.
+    pub fn final_try_confirmed(mut self, confirmed: bool) -> Opened {
+        self.final_try_confirmed = confirmed;
+        self
     }
 
     /// Signs in (see [`crate::token::session::sign_in`]).
@@ -155,7 +163,7 @@ impl Opened {
         progress: ProgressSink<'_>,
     ) -> Result<SignedIn, HostError> {
         reach(progress, Step::Login, None);
-        sign_in(&mut *self.card, pin)?;
+        sign_in(&mut *self.card, pin, self.final_try_confirmed)?;
         Ok(SignedIn { card: self.card, settings: self.settings })
     }
 }

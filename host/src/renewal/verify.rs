@@ -3,15 +3,18 @@
 //! A certificate is accepted for a role when its public key is that role's new key, its
 //! subject is byte-for-byte the current certificate's, it is valid now, and its key usage gives
 //! the same role. Certificates for no new key are tolerated only when they are CA certificates
-//! (an EST answer may carry the chain). Every role needs exactly one certificate. Where IT
-//! configured trust anchors, each certificate must also chain to one (`certs::chain`).
+//! (an EST answer may carry the chain). Every role needs exactly one certificate. Each must
+//! then pass the trust policy against the certificate it replaces (`certs::renewed`): chain to
+//! a trust anchor, not be a CA, outlive the old one, keep its usages and, unless IT allows a
+//! change, its issuer. Without trust anchors nothing is accepted (`TRUST_NOT_CONFIGURED`).
 //!
 //! The result is a [`Verified`] proof. Its fields are private to this module, so the only way
 //! to get one is [`Requested::verify`], and [`Requested::install`](super::Requested::install)
 //! will not run without it.
 
 use super::{RenewalId, Requested};
-use crate::certs::chain::{is_ca, verify_chain};
+use crate::certs::chain::is_ca;
+use crate::certs::renewed::{check_renewed, not_configured, TrustPolicy};
 use crate::certs::{parse_certificate, CertificateInfo, Role};
 use crate::protocol::{ErrorCode, HostError};
 use crate::token::algorithm::PublicKey;
@@ -82,14 +85,17 @@ fn invalid(message: impl Into<String>) -> HostError {
 }
 
 impl Requested {
-    /// Checks `certificates` (DER) against this renewal at `now`; with `anchors`, each must
-    /// also chain to one of them (through CA certificates among `certificates`).
+    /// Checks `certificates` (DER) against this renewal at `now`, and each against `trust`
+    /// (chaining through CA certificates among `certificates`).
     pub fn verify(
         &self,
         certificates: &[Vec<u8>],
-        anchors: &[Certificate],
+        trust: &TrustPolicy,
         now: OffsetDateTime,
     ) -> Result<Verified, HostError> {
+        if trust.anchors.is_empty() {
+            return Err(not_configured());
+        }
         let mut found: Vec<Option<VerifiedCertificate>> = vec![None; self.roles.len()];
         let intermediates: Vec<Certificate> =
             certificates.iter().filter_map(|der| Certificate::from_der(der).ok()).filter(is_ca).collect();
@@ -134,15 +140,16 @@ impl Requested {
                     role.old.role.as_str()
                 )));
             }
+            // The chain and renewal rules first: they name the precise problem (a CA certificate,
+            // a changed issuer) where the role check below would only see another key usage.
+            let old_der = role.old.group.certificate.as_ref().map(|c| c.value.as_slice()).unwrap_or_default();
+            check_renewed(&parsed, old_der, role.old.role.as_str(), &intermediates, trust, now)?;
             if info.role != role.old.role {
                 return Err(invalid(format!(
                     "The new certificate for the {} key has the key usage of {}.",
                     role.old.role.as_str(),
                     usage_of(info.role)
                 )));
-            }
-            if !anchors.is_empty() {
-                verify_chain(&parsed, &intermediates, anchors, now)?;
             }
             let tbs = parsed.tbs_certificate();
             let issuer_der = tbs.issuer().to_der().map_err(|e| invalid(format!("issuer: {e}")))?;

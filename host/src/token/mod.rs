@@ -39,6 +39,15 @@ pub struct TokenModule {
 impl TokenModule {
     /// Loads and initialises the module at `path`.
     pub fn load(path: &Path) -> Result<TokenModule, HostError> {
+        // The module sees every passcode: load it only if administrators alone can change it.
+        // A relative name would be looked up along the library path, which users can set.
+        if !path.is_absolute() {
+            return Err(crate::config::untrusted_file(path, "PKCS#11 module", "is not an absolute path"));
+        }
+        if path.exists() {
+            crate::fileperm::check_admin_only(path)
+                .map_err(|problem| crate::config::untrusted_file(path, "PKCS#11 module", &problem))?;
+        }
         let pkcs11 = Pkcs11::new(path).map_err(|e| {
             HostError::new(
                 ErrorCode::TokenUnavailable,

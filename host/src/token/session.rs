@@ -63,11 +63,18 @@ pub fn check_pin_length(pin: &str, state: &TokenState) -> Result<(), HostError> 
 /// Signs in to `card`: refuses a locked passcode and a passcode of the wrong length before the
 /// card is asked; on a wrong passcode re-reads the token's flags to say how serious it is.
 ///
-/// `pin` is `None` only for a PIN-pad reader, which collects the passcode itself.
-pub fn sign_in(card: &mut dyn Card, pin: Option<&AuthPin>) -> Result<(), HostError> {
+/// `pin` is `None` only for a PIN-pad reader, which collects the passcode itself. At the final
+/// try the card is asked only when the caller says the holder confirmed (`final_try_confirmed`),
+/// so no caller spends the last try by accident.
+pub fn sign_in(
+    card: &mut dyn Card,
+    pin: Option<&AuthPin>,
+    final_try_confirmed: bool,
+) -> Result<(), HostError> {
     let state = card.token_state()?;
     match state.pin {
         PinState::Locked => return Err(locked()),
+        PinState::FinalTry if !final_try_confirmed => return Err(final_try()),
         PinState::NotInitialized => {
             return Err(HostError::new(ErrorCode::NotRenewable, "The card's passcode has not been set.")
                 .with("reason", "PIN_NOT_INITIALIZED"))
@@ -87,6 +94,15 @@ pub fn sign_in(card: &mut dyn Card, pin: Option<&AuthPin>) -> Result<(), HostErr
         Err(error) if error.code == ErrorCode::PinLocked => Err(locked()),
         Err(error) => Err(error),
     }
+}
+
+fn final_try() -> HostError {
+    HostError::new(
+        ErrorCode::PinFinalTry,
+        "One try is left: one more wrong passcode locks the card. Ask the holder to confirm, then send confirmFinalTry.",
+    )
+    .with("pin", PinState::FinalTry.as_str())
+    .with("triesLeft", 1)
 }
 
 fn locked() -> HostError {

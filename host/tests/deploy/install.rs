@@ -5,7 +5,7 @@ use crate::util::{files_under, host, host_bin, is_root, read_json, run};
 use serde_json::json;
 use std::path::Path;
 
-const EXT_ORIGIN: &str = "chrome-extension://kfambhddimdfpaookgghehjdgahadkji/";
+const EXT_ORIGIN: &str = cis_renew_host::deploy::identity::DEFAULT_ALLOWED_ORIGINS[0];
 
 const SYSTEM_FILES: [&str; 5] = [
     "etc/chromium/native-messaging-hosts/uk.nhs.cis_renew.json",
@@ -30,7 +30,7 @@ fn install_system_writes_every_browser_manifest_into_root() {
     for file in SYSTEM_FILES {
         let manifest = read_json(&root.join(file));
         let expected_callers = if file.contains("mozilla") {
-            json!({"allowed_extensions": ["cis-renew@extension"]})
+            json!({"allowed_extensions": [cis_renew_host::deploy::identity::FIREFOX_ID]})
         } else {
             json!({"allowed_origins": [EXT_ORIGIN]})
         };

@@ -2,6 +2,7 @@
 //! root, the committed manifests and docs table matching the code, `doctor` against a good
 //! install and each broken one, and the group-policy templates and example policy files.
 
+mod config_check;
 mod doctor;
 mod install;
 mod manifests;

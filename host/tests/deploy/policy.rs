@@ -5,11 +5,12 @@ use crate::util::{read_json, repo_root};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// Setting name -> JSON Schema type (`array` of strings, `string`, `integer`).
+/// Setting name -> JSON Schema type (`array` of strings, `string`, `integer`, `object` of strings).
+/// An object (`siteAdapter`) is one policy whose members are values under its own subkey.
 type Settings = BTreeMap<String, String>;
 
-const EXTENSION_ID: &str = "kfambhddimdfpaookgghehjdgahadkji";
-const FIREFOX_ID: &str = "cis-renew@extension";
+const EXTENSION_ID: &str = cis_renew_host::deploy::identity::CHROMIUM_ID;
+const FIREFOX_ID: &str = cis_renew_host::deploy::identity::FIREFOX_ID;
 const HOST_NAME: &str = "uk.nhs.cis_renew";
 
 /// The managed settings from extension/schema.json (the manifest's `storage.managed_schema`).
@@ -23,9 +24,25 @@ fn schema_settings() -> Settings {
             if kind == "array" {
                 assert_eq!(spec["items"]["type"], "string", "{name}: only arrays of strings are supported");
             }
+            if kind == "object" {
+                let members = spec["properties"].as_object().expect("an object setting lists its members");
+                assert!(
+                    members.values().all(|m| m["type"] == "string"),
+                    "{name}: only string members are supported"
+                );
+            }
             (name.clone(), kind)
         })
         .collect()
+}
+
+/// The members of an object setting, sorted.
+fn object_members(setting: &str) -> Vec<String> {
+    let schema = read_json(&repo_root().join("extension/schema.json"));
+    let members = schema["properties"][setting]["properties"].as_object().expect("object members");
+    let mut names: Vec<String> = members.keys().cloned().collect();
+    names.sort();
+    names
 }
 
 #[test]
@@ -57,12 +74,25 @@ fn admx_names_exactly_the_schema_settings_for_chrome_and_edge() {
         for policy in doc.descendants().filter(|n| n.has_tag_name("policy")) {
             let name = policy.attribute("name").expect("policy name");
             let Some(setting) = name.strip_prefix(&format!("{browser}_")) else { continue };
-            assert_eq!(policy.attribute("key"), Some(policy_key.as_str()), "{name}");
             assert_eq!(policy.attribute("class"), Some("Machine"), "{name}");
             let elements: Vec<_> = policy
                 .descendants()
                 .filter(|n| n.is_element() && n.parent().is_some_and(|p| p.has_tag_name("elements")))
                 .collect();
+            if schema.get(setting).map(String::as_str) == Some("object") {
+                // Chrome reads a dictionary policy from a subkey named after it, one value a member.
+                assert_eq!(
+                    policy.attribute("key"),
+                    Some(format!("{policy_key}\\{setting}").as_str()),
+                    "{name}"
+                );
+                let mut members: Vec<_> = elements.iter().filter_map(|e| e.attribute("valueName")).collect();
+                members.sort_unstable();
+                assert_eq!(members, object_members(setting), "{name}: one element per member");
+                found.insert(setting.to_string(), "object".to_string());
+                continue;
+            }
+            assert_eq!(policy.attribute("key"), Some(policy_key.as_str()), "{name}");
             assert_eq!(elements.len(), 1, "{name}: one element");
             let element = elements[0];
             assert_eq!(element.attribute("id"), Some(setting), "{name}");
@@ -85,8 +115,75 @@ fn admx_names_exactly_the_schema_settings_for_chrome_and_edge() {
             };
             found.insert(setting.to_string(), kind.to_string());
         }
-        assert_eq!(found, schema, "{browser}: ADMX settings and types equal the schema's");
+        let mut wanted = schema.clone();
+        for setting in HOST_DECIDES {
+            wanted.remove(setting);
+        }
+        assert_eq!(
+            found, wanted,
+            "{browser}: ADMX settings and types equal the schema's that the extension acts on"
+        );
     }
+    // No namespace is declared that nothing uses.
+    for using in doc.descendants().filter(|n| n.has_tag_name("using")) {
+        let prefix = format!("{}:", using.attribute("prefix").expect("prefix"));
+        assert!(text.matches(&prefix).count() > 1, "unused namespace {prefix}");
+    }
+}
+
+/// Settings in the extension's schema that only the host acts on (the extension reads them for
+/// display): the ADMX offers them as host settings, where they do something.
+const HOST_DECIDES: [&str; 2] = ["managedReader", "renewalWindowDays"];
+
+#[test]
+fn admx_host_settings_are_host_config_keys_under_the_policy_key() {
+    let text = std::fs::read_to_string(repo_root().join("policy/windows/cis-renew.admx")).expect("admx");
+    let doc = roxmltree::Document::parse(&text).expect("ADMX is well-formed XML");
+    let key = "Software\\Policies\\cis-renew";
+    let mut found = Settings::new();
+    for policy in doc.descendants().filter(|n| n.has_tag_name("policy")) {
+        let name = policy.attribute("name").expect("policy name");
+        let Some(setting) = name.strip_prefix("Host_") else { continue };
+        assert_eq!(policy.attribute("key"), Some(key), "{name}");
+        assert_eq!(policy.attribute("class"), Some("Machine"), "{name}");
+        let element = policy
+            .descendants()
+            .find(|n| n.is_element() && n.parent().is_some_and(|p| p.has_tag_name("elements")))
+            .expect("one element");
+        assert_eq!(element.attribute("id"), Some(setting), "{name}");
+        let (kind, sample) = match element.tag_name().name() {
+            "list" => {
+                // host/src/deploy/settings.rs reads a list as a subkey of numbered values.
+                assert_eq!(element.attribute("key"), Some(format!("{key}\\{setting}").as_str()), "{name}");
+                ("array", serde_json::json!([]))
+            }
+            "text" => ("string", serde_json::json!("*01")),
+            "decimal" => ("integer", serde_json::json!(30)),
+            "enum" => {
+                let items: Vec<_> = element
+                    .descendants()
+                    .filter(|n| n.has_tag_name("string"))
+                    .filter_map(|n| n.text())
+                    .collect();
+                assert_eq!(items, ["off", "error", "warn", "info", "debug"], "{name}");
+                ("enum", serde_json::json!("debug"))
+            }
+            other => panic!("{name}: unexpected element {other}"),
+        };
+        if element.tag_name().name() != "list" {
+            assert_eq!(element.attribute("valueName"), Some(setting), "{name}");
+        }
+        // The host knows the key and accepts a value of that type (its config is strict).
+        let config = serde_json::json!({ setting: sample }).to_string();
+        cis_renew_host::config::Config::parse(&config, std::path::Path::new("policy"))
+            .unwrap_or_else(|e| panic!("{name}: the host refuses {config}: {}", e.message));
+        found.insert(setting.to_string(), kind.to_string());
+    }
+    let names: Vec<_> = found.keys().cloned().collect();
+    assert_eq!(
+        names,
+        ["allowedOrigins", "logLevel", "managedReader", "pkcs11Module", "renewalWindowDays", "trustAnchors"]
+    );
 }
 
 #[test]
@@ -118,16 +215,24 @@ fn adml_defines_every_string_and_presentation_the_admx_uses() {
                     .descendants()
                     .find(|n| n.has_tag_name("presentation") && n.attribute("id") == Some(id))
                     .unwrap_or_else(|| panic!("ADML lacks presentation {id}"));
-                // Each presentation control refers to the policy element of the same id.
+                // Each presentation control refers to an element of the policy, in order.
                 let refs: Vec<&str> =
                     presentation.descendants().filter_map(|n| n.attribute("refId")).collect();
-                assert_eq!(refs, [id], "presentation {id}");
+                let element_ids: Vec<&str> = node
+                    .descendants()
+                    .filter(|n| n.is_element() && n.parent().is_some_and(|p| p.has_tag_name("elements")))
+                    .filter_map(|n| n.attribute("id"))
+                    .collect();
+                assert_eq!(refs, element_ids, "presentation {id}");
                 used += 1;
             }
         }
     }
-    assert!(used >= 8 * 3, "every policy uses a name, an explanation and a presentation ({used})");
-    assert_eq!(presentations.len(), schema_settings().len());
+    let policies = admx_doc.descendants().filter(|n| n.has_tag_name("policy")).count();
+    assert_eq!(policies, 12, "3 extension settings x 2 browsers, 6 host settings");
+    assert!(used >= policies * 3, "every policy uses a name, an explanation and a presentation ({used})");
+    // One presentation per setting: the extension's that it acts on, and the host's six.
+    assert_eq!(presentations.len(), schema_settings().len() - HOST_DECIDES.len() + 6);
 }
 
 /// The 3rdparty settings in a JSON policy file, with their JSON types.
@@ -144,6 +249,14 @@ fn json_settings(settings: &Value) -> Settings {
                 }
                 Value::String(_) => "string",
                 Value::Number(n) if n.is_i64() => "integer",
+                Value::Object(members) => {
+                    assert!(members.values().all(Value::is_string), "{name}: string members only");
+                    assert!(
+                        members.keys().all(|k| object_members(name).contains(k)),
+                        "{name}: known members"
+                    );
+                    "object"
+                }
                 other => panic!("{name}: unexpected {other}"),
             };
             (name.clone(), kind.to_string())
@@ -221,9 +334,15 @@ fn windows_reg_examples_match_the_admx_keys_and_the_schema() {
             found.insert(name.clone(), if kind == "dword" { "integer" } else { "string" }.to_string());
         }
         for (key, values) in &keys {
-            if let Some(list) = key.strip_prefix(&format!("{policy_key}\\")) {
-                assert!(values.contains_key("1") && values.values().all(|v| v.0 == "string"), "{key}");
-                found.insert(list.to_string(), "array".to_string());
+            if let Some(sub) = key.strip_prefix(&format!("{policy_key}\\")) {
+                assert!(values.values().all(|v| v.0 == "string"), "{key}");
+                if schema_settings().get(sub).map(String::as_str) == Some("object") {
+                    assert!(values.keys().all(|k| object_members(sub).contains(k)), "{key}");
+                    found.insert(sub.to_string(), "object".to_string());
+                } else {
+                    assert!(values.contains_key("1"), "{key}");
+                    found.insert(sub.to_string(), "array".to_string());
+                }
             }
         }
         assert_eq!(found, schema_settings(), "{file}");

@@ -81,6 +81,8 @@ impl Bed {
         config.insert("slotMap".into(), Value::Object(self.slot_map.clone()));
         config.insert("logFile".into(), json!(self.env.log_path()));
         config.insert("logLevel".into(), json!("debug"));
+        // Renewals need anchors (fail closed); tests of other CAs replace this key.
+        config.insert("trustAnchors".into(), json!([self.ca.cert_pem_path()]));
         for (key, value) in &self.extra_config {
             config.insert(key.clone(), value.clone());
         }

@@ -161,7 +161,10 @@ fn allowed_callers_of_each_browser_get_hello() {
     let cases: &[&[&str]] = &[
         &[OUR_ORIGIN],
         &[OUR_ORIGIN, "--parent-window=1234"],
-        &["/usr/lib/mozilla/native-messaging-hosts/uk.nhs.cis_renew.json", "cis-renew@extension"],
+        &[
+            "/usr/lib/mozilla/native-messaging-hosts/uk.nhs.cis_renew.json",
+            cis_renew_host::deploy::identity::FIREFOX_ID,
+        ],
     ];
     for args in cases {
         let env = HostEnv::with_defaults();

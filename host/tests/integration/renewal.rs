@@ -388,8 +388,8 @@ fn renew_complete_with_trust_anchors_requires_the_chain() {
     host.expect_hello();
     let result = expect_ok(&begin(&mut host, 1));
     let certificates = issue_all(&bed, &result, Issue::default());
-    let error = expect_error(&complete_der(&mut host, 2, &result, &certificates), "CERTIFICATE_INVALID");
-    assert!(error["message"].as_str().unwrap_or_default().contains("trusted"), "{error}");
+    let error = expect_error(&complete_der(&mut host, 2, &result, &certificates), "CERTIFICATE_UNTRUSTED");
+    assert!(error["message"].as_str().unwrap_or_default().contains("not trusted"), "{error}");
     drop(host);
 
     bed.config("trustAnchors", json!([other.cert_pem_path(), bed.ca.cert_pem_path()]));

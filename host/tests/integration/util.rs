@@ -8,7 +8,7 @@ use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 /// The origin of our own extension, allowed by default.
-pub const OUR_ORIGIN: &str = "chrome-extension://kfambhddimdfpaookgghehjdgahadkji/";
+pub const OUR_ORIGIN: &str = cis_renew_host::deploy::identity::DEFAULT_ALLOWED_ORIGINS[0];
 /// The managed (second) reader of the test bed.
 pub const MANAGED_READER: &str = "Virtual PCD 00 01";
 /// How long a test waits for any single frame before failing.

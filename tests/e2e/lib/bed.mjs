@@ -2,12 +2,14 @@
 // serve), SoftHSM tokens provisioned by the stand-in with certificates from its CA, the stand-in
 // dashboard itself, and the host's configuration binding readers to tokens.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 
 export const ROOT = path.resolve(import.meta.dirname, '../../..');
+/** The extension's IDs (docs/ids.md): the one place that names them. */
+export const IDENTITY = JSON.parse(readFileSync(path.join(ROOT, 'manifests/identity.json'), 'utf8'));
 export const BIN = process.env.CIS_BIN_DIR ?? path.join(ROOT, 'target/debug');
 /** The host binary: CIS_HOST_BIN (e.g. an installed host) or the workspace build. */
 export const HOST_BIN = process.env.CIS_HOST_BIN ?? path.join(BIN, 'cis-renew-host');
@@ -86,10 +88,11 @@ export class Readers {
 
 /** The stand-in CIS dashboard and EST CA. */
 export class Standin {
-  static async start(dataDir, { port = 0, validityDays } = {}) {
+  static async start(dataDir, { port = 0, validityDays, serviceMenu } = {}) {
     const standin = new Standin();
     const args = ['serve', '--data', dataDir, '--port', String(port)];
     if (validityDays) args.push('--validity-days', String(validityDays));
+    if (serviceMenu) args.push('--service-menu', serviceMenu); // menu | overlay | select | icon
     standin.proc = new LineChild(binary('cis-standin'), args, { env: { ...process.env, CIS_TESTBED_BIN: binary('cis-testbed') } });
     standin.ready = await standin.proc.next();
     standin.url = standin.ready.url;
@@ -112,17 +115,30 @@ export class Standin {
     return JSON.parse(out.toString());
   }
 
+  /**
+   * Makes a PIV test card for `user` in `cardDir` (cis-testbed piv provision through the
+   * stand-in: management key derived from its master secret, certificates from its CA) and
+   * registers it as their card.
+   */
+  provisionPiv({ cardDir, user = 'alice', authDays = 45, signDays = 45, pin = USER_PIN, mgmtAlg = 'aes256' }) {
+    const out = execFileSync(binary('cis-standin'), [
+      'provision', '--data', this.dataDir, '--piv-card', cardDir, '--user', user, '--pin', pin,
+      '--mgmt-alg', mgmtAlg, '--auth-days', String(authDays), '--sign-days', String(signDays),
+    ], { env: { ...process.env, CIS_TESTBED_BIN: binary('cis-testbed') } });
+    return JSON.parse(out.toString());
+  }
+
   stop() { return this.proc.stop(); }
 }
 
 /** Everything one test needs, in one temp dir. */
 export class Bed {
-  static async start({ validityDays } = {}) {
+  static async start({ validityDays, serviceMenu } = {}) {
     const bed = new Bed();
     bed.dir = mkdtempSync(path.join(tmpdir(), 'cis-renew-e2e-'));
     bed.softhsmConf = execFileSync(binary('cis-testbed'), ['softhsm', 'new', '--dir', path.join(bed.dir, 'softhsm')]).toString().trim();
     bed.readers = await Readers.start(path.join(bed.dir, 'pcscd'));
-    bed.standin = await Standin.start(path.join(bed.dir, 'standin'), { validityDays });
+    bed.standin = await Standin.start(path.join(bed.dir, 'standin'), { validityDays, serviceMenu });
     bed.slotMap = {};
     bed.hostLog = path.join(bed.dir, 'host.log');
     bed.hostConfig = path.join(bed.dir, 'host.json');
@@ -139,13 +155,23 @@ export class Bed {
     return card;
   }
 
+  /** Provisions a PIV card for `user` (see Standin.provisionPiv) and inserts it into `reader`. */
+  async pivCard({ reader = MANAGED_READER, user = 'alice', authDays = 45, signDays = 45, pin = USER_PIN, mgmtAlg } = {}) {
+    const cardDir = path.join(this.dir, `piv-${reader}`);
+    const card = this.standin.provisionPiv({ cardDir, user, authDays, signDays, pin, mgmtAlg });
+    await this.readers.command(`insert ${reader} --card ${cardDir}`);
+    return card;
+  }
+
   writeHostConfig() {
     writeFileSync(this.hostConfig, JSON.stringify({
       pkcs11Module: '/usr/lib/softhsm/libsofthsm2.so',
       slotMap: this.slotMap,
       logFile: this.hostLog,
       logLevel: 'debug',
-    }, null, 2));
+      // Renewals need anchors (fail closed): the stand-in's EST CA issues the certificates.
+      trustAnchors: [this.standin.ready.caCert],
+    }, null, 2), { mode: 0o644 });
   }
 
   /** The environment the browser (and so the host it starts) runs with. */

@@ -5,11 +5,11 @@ import { chromium } from 'playwright-core';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ROOT, HOST_BIN } from './bed.mjs';
+import { ROOT, HOST_BIN, IDENTITY } from './bed.mjs';
 import { ShotFiles, screenshotsDir } from './shots.mjs';
 
 export const EXTENSION_DIR = path.join(ROOT, 'extension');
-export const EXTENSION_ID = 'kfambhddimdfpaookgghehjdgahadkji';
+export const EXTENSION_ID = IDENTITY.chromiumId;
 export const HOST_NAME = 'uk.nhs.cis_renew';
 export const POLICY_DIR = '/etc/chromium/policies/managed';
 const POLICY_FILE = path.join(POLICY_DIR, 'cis-renew-e2e.json');
@@ -30,8 +30,14 @@ export function removePolicy() {
  * Starts Chromium with the extension. `hostEnv` is passed to the browser, which passes it to the
  * host it starts (readers socket, SoftHSM config, host config).
  */
-export async function launch({ hostEnv, headless = !process.env.DISPLAY, hostPath = HOST_BIN }) {
+export async function launch({ hostEnv, headless = !process.env.DISPLAY, hostPath = HOST_BIN, extensionDir = EXTENSION_DIR, viewport = { width: 1200, height: 900 }, windowSize, zoom }) {
   const userDataDir = mkdtempSync(path.join(tmpdir(), 'cis-renew-profile-'));
+  if (zoom) {
+    // The browser's own zoom for every page (Settings > Appearance > Page zoom), as a user sets
+    // it: Chromium's zoom level is log base 1.2 of the factor.
+    mkdirSync(path.join(userDataDir, 'Default'), { recursive: true });
+    writeFileSync(path.join(userDataDir, 'Default', 'Preferences'), JSON.stringify({ partition: { default_zoom_level: { x: Math.log(zoom) / Math.log(1.2) } } }));
+  }
   const manifestDir = path.join(userDataDir, 'NativeMessagingHosts');
   mkdirSync(manifestDir, { recursive: true });
   if (hostPath) {
@@ -47,12 +53,15 @@ export async function launch({ hostEnv, headless = !process.env.DISPLAY, hostPat
     executablePath: '/usr/bin/chromium',
     headless,
     env: { ...process.env, ...hostEnv },
-    viewport: { width: 1200, height: 900 },
+    // windowSize: real windows, no viewport emulation (which would also force the passcode
+    // popup to the page's size).
+    viewport: windowSize ? null : viewport,
     ignoreDefaultArgs: ['--disable-extensions'],
     args: [
       '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync',
-      `--disable-extensions-except=${EXTENSION_DIR}`, `--load-extension=${EXTENSION_DIR}`,
+      `--disable-extensions-except=${extensionDir}`, `--load-extension=${extensionDir}`,
+      ...(windowSize ? [`--window-size=${windowSize.width},${windowSize.height}`] : []),
     ],
   });
   let worker = context.serviceWorkers().find((w) => w.url().startsWith(`chrome-extension://${EXTENSION_ID}/`));

@@ -7,12 +7,12 @@ import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync } from 'node:
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { ROOT, HOST_BIN } from './bed.mjs';
+import { ROOT, HOST_BIN, IDENTITY } from './bed.mjs';
 import { ShotFiles } from './shots.mjs';
 
 export const FIREFOX_BIN = process.env.CIS_FIREFOX_BIN ?? '/usr/bin/firefox-esr';
 export const EXTENSION_DIR = path.join(ROOT, 'extension');
-export const GECKO_ID = 'cis-renew@extension';
+export const GECKO_ID = IDENTITY.firefoxId;
 export const HOST_NAME = 'uk.nhs.cis_renew';
 /** Debian's firefox-esr reads enterprise policies from its distribution directory. */
 export const POLICY_FILE = '/usr/lib/firefox-esr/distribution/policies.json';
@@ -32,6 +32,19 @@ export function writePolicy(portalOrigin) {
       '3rdparty': { Extensions: { [GECKO_ID]: { portalOrigins: [portalOrigin], renewalServiceUrl: portalOrigin } } },
     },
   }, null, 2));
+}
+
+/**
+ * A per-user managed-storage manifest (~/.mozilla/managed-storage/ID.json), which anyone who
+ * runs as the user can write. Firefox uses it only when the enterprise policy has no
+ * "3rdparty" entry for the extension.
+ */
+export function writeUserStorage(home, data) {
+  const dir = path.join(home, '.mozilla', 'managed-storage');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${GECKO_ID}.json`);
+  writeFileSync(file, JSON.stringify({ name: GECKO_ID, description: 'per-user settings (e2e)', type: 'storage', data }));
+  return file;
 }
 
 export function removePolicy() {
@@ -378,7 +391,7 @@ export class ShadowProbe {
  * the host it starts (readers socket, SoftHSM config, host config). HOME is a temp dir: the
  * host manifest lives there and the real home is never touched.
  */
-export async function launch({ hostEnv, hostPath = HOST_BIN, viewport = { width: 1200, height: 900 } } = {}) {
+export async function launch({ hostEnv, hostPath = HOST_BIN, viewport = { width: 1200, height: 900 }, userStorage = null } = {}) {
   const firefox = new Firefox();
   firefox.dir = mkdtempSync(path.join(tmpdir(), 'cis-renew-firefox-'));
   firefox.home = path.join(firefox.dir, 'home');
@@ -398,6 +411,7 @@ export async function launch({ hostEnv, hostPath = HOST_BIN, viewport = { width:
       allowed_extensions: [GECKO_ID],
     }));
   }
+  if (userStorage) writeUserStorage(firefox.home, userStorage);
   firefox.output = '';
   firefox.proc = spawn(FIREFOX_BIN, [
     '--headless', '--no-remote', '--profile', firefox.profile, '--remote-debugging-port', '0', 'about:blank',

@@ -32,7 +32,8 @@ export async function chooseRenew(page) {
  */
 export async function continueToPasscode(page, beforeContinue = async () => {}) {
   const probe = new ShadowProbe(page);
-  await probe.waitFor('button[data-action="continue"]');
+  // Continue accepts nothing until the confirmation has been shown for half a second.
+  await probe.waitFor('button[data-action="continue"]:not([aria-disabled])');
   const confirmation = await probe.text('dialog');
   await beforeContinue();
   const pinPage = page.context().waitForEvent('page', {
@@ -45,8 +46,12 @@ export async function continueToPasscode(page, beforeContinue = async () => {}) 
   return { probe, pinWindow, confirmation };
 }
 
-/** Types the passcode into the extension's window and presses Enter. */
+/**
+ * Types the passcode into the extension's window and presses Enter, once the window takes
+ * input (it ignores keys for its first moment, so a key held in the dashboard does not land).
+ */
 export async function typePasscode(pinWindow, pin) {
+  await pinWindow.waitForSelector('#form[data-ready]', { timeout: 20000 });
   await pinWindow.fill('#pin', '');
   await pinWindow.type('#pin', pin);
   await pinWindow.press('#pin', 'Enter');

@@ -1,9 +1,9 @@
 // The host started as a browser starts it, spoken to in frames from Node: for cross-component
 // tests that need no browser.
 import { spawn } from 'node:child_process';
-import { HOST_BIN } from './bed.mjs';
+import { HOST_BIN, IDENTITY } from './bed.mjs';
 
-export const ORIGIN = 'chrome-extension://kfambhddimdfpaookgghehjdgahadkji/';
+export const ORIGIN = `chrome-extension://${IDENTITY.chromiumId}/`;
 
 export class HostProcess {
   constructor(env) {

@@ -38,7 +38,8 @@ function menuItem(page) {
       text: el.textContent.trim(),
       role: el.getAttribute('role'),
       disabled: el.getAttribute('aria-disabled') === 'true',
-      title: el.getAttribute('title'),
+      // The reason is the tooltip the item is described by (no title attribute).
+      title: el.hasAttribute('title') ? 'TITLE:' + el.getAttribute('title') : document.getElementById(el.getAttribute('aria-describedby') ?? '')?.textContent ?? null,
     };
   }, [RENEW_ITEM]);
 }
@@ -50,7 +51,8 @@ async function waitForMenuItem(page, { enabled, reason = /./, timeout = 20000 })
       const el = document.querySelector(s);
       if (!el) return false;
       const disabled = el.getAttribute('aria-disabled') === 'true';
-      return want ? !disabled : disabled && new RegExp(pattern, 'i').test(el.getAttribute('title') ?? '');
+      const tip = document.getElementById(el.getAttribute('aria-describedby') ?? '');
+      return want ? !disabled : disabled && new RegExp(pattern, 'i').test(tip?.textContent ?? '');
     }, [RENEW_ITEM, enabled, reason.source], {
       timeout, what: `Renew Certificate ${enabled ? 'enabled' : `disabled with a reason like ${reason}`}`,
     });
@@ -60,15 +62,24 @@ async function waitForMenuItem(page, { enabled, reason = /./, timeout = 20000 })
   }
 }
 
-async function setUp(name, { pin, hostPath } = {}) {
+/**
+ * Per-user managed storage pointing elsewhere, written for every test that has the policy: the
+ * policy's 3rdparty settings must win over it, or no test here finds the stand-in's menu.
+ */
+const ELSEWHERE = () => ({ portalOrigins: ['https://elsewhere.example'], renewalServiceUrl: 'https://elsewhere.example' });
+
+async function setUp(name, { pin, hostPath, policy = true, userStorage = ELSEWHERE } = {}) {
   const bed = await Bed.start({ validityDays: VALIDITY_DAYS });
   let firefox;
   try {
     await bed.card({ reader: SPONSOR_READER, label: 'Sponsor card', user: 'bob', authDays: 500, signDays: 500 });
     const card = await bed.card({ reader: MANAGED_READER, label: 'Alice card', user: 'alice', authDays: 45, signDays: 45, pin });
-    writePolicy(bed.standin.url);
+    if (policy) writePolicy(bed.standin.url);
+    else removePolicy();
     // Tall enough that the menu (it overflows the page's end) and its tooltip are in view.
-    firefox = await launch({ hostEnv: bed.hostEnv(), hostPath, viewport: { width: 1200, height: 1200 } });
+    firefox = await launch({
+      hostEnv: bed.hostEnv(), hostPath, viewport: { width: 1200, height: 1200 }, userStorage: userStorage?.(bed.standin.url),
+    });
     const shots = new Shots(screenshotsDir(name));
     await openServiceMenu(firefox.page, bed.standin.url, card.tokenSerial, shots);
     return { bed, firefox, page: firefox.page, card, shots };
@@ -125,6 +136,22 @@ test('firefox: a due card gets an enabled Renew Certificate item that follows th
   }
 });
 
+test('firefox: without the policy, per-user managed storage sets the extension\'s settings', async () => {
+  // Firefox falls back to a per-user storage manifest only when the enterprise policy has no
+  // 3rdparty entry for the extension: then it can choose the dashboard origins and the EST URL
+  // (docs/configuration.md says what that can and cannot reach). Every other test here has the
+  // policy and a per-user file pointing elsewhere, and finds the stand-in's menu all the same.
+  const run = await setUp('firefox-user-storage', {
+    policy: false, userStorage: (url) => ({ portalOrigins: [url], renewalServiceUrl: url }),
+  });
+  try {
+    await waitForMenuItem(run.page, { enabled: true });
+    assert.match((await menuItem(run.page)).text, /Renew Certificate/);
+  } finally {
+    await tearDown(run);
+  }
+});
+
 test('firefox: without the host registered, Renew Certificate says how IT installs it', async () => {
   // No native-messaging manifest: Firefox answers "No such native application".
   const run = await setUp('firefox-host-missing', { hostPath: null });
@@ -165,7 +192,9 @@ test('firefox: the whole renewal, after a wrong passcode, renews both certificat
       const expiry = new Date(old.notAfter);
       assert.ok(confirmation.includes(String(expiry.getUTCFullYear())), `confirmation lists the expiry: ${confirmation}`);
     }
-    assert.equal(await dialog.focusedAction(), 'continue', 'focus lands on Continue');
+    assert.equal(await dialog.focusedAction(), null, 'focus starts on the heading, not on Continue (issue 13)');
+    // Continue accepts nothing until the confirmation has been shown for half a second.
+    await dialog.waitFor('button[data-action="continue"]:not([aria-disabled])');
     await shots.take(page, 'confirmation', { fullPage: false });
     await dialog.click('button[data-action="continue"]');
 
@@ -173,7 +202,8 @@ test('firefox: the whole renewal, after a wrong passcode, renews both certificat
     const pinWindow = await firefox.waitForPage(/^moz-extension:\/\/[^/]+\/src\/ui\/pin\.html$/);
     await pinWindow.waitFor(() => {
       const input = document.querySelector('#pin');
-      return input && !input.disabled && document.activeElement === input && input.type === 'password';
+      const ready = document.querySelector('#form[data-ready]'); // keys are ignored for a moment first
+      return ready && input && !input.disabled && document.activeElement === input && input.type === 'password';
     }, [], { what: 'the passcode field, focused' });
     assert.equal(await page.call(() => document.querySelectorAll('input[type=password]').length), 0,
       'no passcode input in the dashboard');
@@ -187,7 +217,8 @@ test('firefox: the whole renewal, after a wrong passcode, renews both certificat
     const wrong = await pinWindow.waitFor(() => {
       const error = document.querySelector('#error');
       const input = document.querySelector('#pin');
-      return error && !error.hidden && input && !input.disabled && input.value === '' ? error.textContent : false;
+      const ready = document.querySelector('#form[data-ready]');
+      return ready && error && !error.hidden && input && !input.disabled && input.value === '' ? error.textContent : false;
     }, [], { what: 'the wrong-passcode message and an empty, enabled field', timeout: 20000 });
     assert.match(String(wrong), /Wrong passcode.*tries/);
     await shots.take(pinWindow, 'wrong-passcode');

@@ -110,11 +110,12 @@ test('renewal: the whole flow renews both certificates on the card', async () =>
     assert.ok(!bed.standin.proc.stderr.includes(PASSCODE), 'passcode in the stand-in log');
     assert.ok(leaks.requests.filter((r) => r.includes('simplereenroll')).length === 2, 'one EST request per role');
 
-    // Close: the dashboard reloads and shows the new certificates, the dialog stays closed, and
-    // the menu item now says the card is not due.
+    // Close: the dashboard reloads and shows the new certificates, focus is back on Select
+    // Service, the dialog stays closed, and the menu item now says the card is not due.
     const reloaded = page.waitForEvent('load', { timeout: 20000 });
     await probe.click('button[data-action="dismiss"]');
     await reloaded;
+    await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'select-service', null, { timeout: 20000 });
     const row = page.locator(`tr.card-row[data-card-serial="${card.tokenSerial}"]`);
     const year = String(newExpiry.getUTCFullYear());
     for (const role of ['authentication', 'signing']) {
@@ -125,7 +126,9 @@ test('renewal: the whole flow renews both certificates on the card', async () =>
     await page.click('#select-service');
     await page.waitForFunction((selector) => {
       const el = document.querySelector(selector);
-      return el && el.getAttribute('aria-disabled') === 'true' && /not due/i.test(el.getAttribute('title') ?? '');
+      const control = el && el.querySelector('[data-cis-renew-control]') || el;
+      const tip = control && document.getElementById(control.getAttribute('aria-describedby') ?? '');
+      return el && control.getAttribute('aria-disabled') === 'true' && /not due/i.test(tip?.textContent ?? '');
     }, '#service-menu [data-cis-renew="menu-item"]', { timeout: 20000 });
     assert.equal(await probe.text('dialog[open]'), null, 'the done dialog does not come back');
     await shots.take(page, 'dashboard-after-renewal');

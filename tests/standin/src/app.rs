@@ -4,20 +4,23 @@ use std::sync::Arc;
 
 use crate::ca::TestCa;
 use crate::store::Store;
+use crate::web::pages::service_menu::ServiceMenu;
 use crate::web::session::Sessions;
 
-/// Renewal rules, from the command line.
+/// Renewal rules and the dashboard's markup, from the command line.
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
     /// A certificate may be renewed this many days before it expires.
     pub window_days: i64,
     /// Issued certificates are valid this many days.
     pub validity_days: i64,
+    /// How Manage Smartcard draws Select Service (`--service-menu`).
+    pub service_menu: ServiceMenu,
 }
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy { window_days: 90, validity_days: 730 }
+        Policy { window_days: 90, validity_days: 730, service_menu: ServiceMenu::default() }
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use lexopt::prelude::*;
 
 use crate::app::Policy;
-use crate::provision::ProvisionOptions;
+use crate::provision::{PivProvisionOptions, ProvisionOptions};
 use crate::server::ServeOptions;
 
 /// Help text.
@@ -15,9 +15,12 @@ cis-standin: stand-in CIS dashboard with an EST certificate authority
 
 USAGE:
   cis-standin [serve] [--data DIR] [--port N] [--window-days N] [--validity-days N]
-                      [--admin-token TOKEN] [--tls]
+                      [--admin-token TOKEN] [--tls] [--service-menu KIND]
   cis-standin provision --data DIR --softhsm-conf FILE --label LABEL --user USER
                       [--pin PIN] [--so-pin PIN] [--auth-days N] [--sign-days N]
+  cis-standin provision --data DIR --piv-card DIR --user USER [--pin PIN]
+                      [--mgmt-alg 3des|aes128|aes192|aes256] [--alg p384|p256|rsa2048]
+                      [--auth-days N] [--sign-days N]
   cis-standin register-card --data DIR --user USER [--serial S] [--label LABEL]
                       [--auth-days N] [--sign-days N]
   cis-standin --help
@@ -25,9 +28,15 @@ USAGE:
 serve          Serve the dashboard on 127.0.0.1 and print one JSON ready line on stdout.
                --data defaults to ./standin-data; --port 0 (default) picks a free port.
                Renewal window 90 days and validity 730 days by default.
+               --service-menu draws Manage Smartcard's Select Service as menu (default),
+               overlay (created on open), select (native select + Go) or icon (icon button).
 provision      Make a SoftHSM token for a seeded user (through the test bed's
                `cis-testbed provision`) with two P-384 key pairs and certificates from
                this stand-in's CA, register it, and print the card as JSON.
+               With --piv-card: make a PIV test card in a new directory instead (through
+               `cis-testbed piv provision`; management key derived from this stand-in's
+               master secret, AES-256 by default), register it as a PIV card (card ID =
+               CHUID GUID hex), and print it as JSON.
 register-card  Register a card without a token (certificates for throwaway keys).
 
 USER is a handle (alice, bob, carol) or a 12-digit UUID. Days may be negative (expired).
@@ -42,6 +51,8 @@ pub enum Command {
     Serve(ServeOptions),
     /// Make and register a SoftHSM card.
     Provision(ProvisionOptions),
+    /// Make and register a PIV test card.
+    ProvisionPiv(PivProvisionOptions),
     /// Register a card without a token.
     RegisterCard(RegisterOptions),
 }
@@ -89,6 +100,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
     let mut serial = None;
     let mut auth_days = 45i64;
     let mut sign_days = 45i64;
+    let mut piv_card = None;
+    let mut mgmt_alg = cis_renew_testbed::piv::MgmtAlg::Aes256;
+    let mut alg = "p384".to_owned();
     while let Some(arg) = p.next().map_err(|e| e.to_string())? {
         match arg {
             Short('h') | Long("help") => return Ok(Command::Help),
@@ -96,6 +110,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             Long("port") => port = num(&mut p, "--port")?,
             Long("window-days") => policy.window_days = num(&mut p, "--window-days")?,
             Long("validity-days") => policy.validity_days = num(&mut p, "--validity-days")?,
+            Long("service-menu") => policy.service_menu = text(&mut p)?.parse()?,
             Long("admin-token") => admin_token = Some(text(&mut p)?),
             Long("tls") => tls = true,
             Long("softhsm-conf") => softhsm_conf = Some(PathBuf::from(p.value().map_err(|e| e.to_string())?)),
@@ -106,6 +121,14 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             Long("serial") => serial = Some(text(&mut p)?),
             Long("auth-days") => auth_days = num(&mut p, "--auth-days")?,
             Long("sign-days") => sign_days = num(&mut p, "--sign-days")?,
+            Long("piv-card") => piv_card = Some(PathBuf::from(p.value().map_err(|e| e.to_string())?)),
+            Long("mgmt-alg") => mgmt_alg = text(&mut p)?.parse().map_err(|e| format!("--mgmt-alg: {e}"))?,
+            Long("alg") => {
+                alg = text(&mut p)?;
+                if !["p384", "p256", "rsa2048"].contains(&alg.as_str()) {
+                    return Err(format!("--alg {alg:?}: use p384, p256 or rsa2048"));
+                }
+            }
             Value(v) if sub.is_none() => {
                 sub = Some(v.string().map_err(|_| "command is not UTF-8".to_owned())?)
             }
@@ -123,6 +146,16 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             policy,
             admin_token,
             tls,
+        })),
+        "provision" if piv_card.is_some() => Ok(Command::ProvisionPiv(PivProvisionOptions {
+            data: data.ok_or("--data is required")?,
+            card: piv_card.unwrap_or_default(),
+            user: need(user, "--user")?,
+            pin: pin.unwrap_or_else(|| cis_renew_testbed::piv::DEFAULT_PIN.to_owned()),
+            mgmt_alg,
+            alg,
+            auth_days,
+            sign_days,
         })),
         "provision" => Ok(Command::Provision(ProvisionOptions {
             data: data.ok_or("--data is required")?,
@@ -175,6 +208,17 @@ mod tests {
             Ok(Command::Provision(o)) => assert_eq!((o.auth_days, o.sign_days), (-1, 45)),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn parse_service_menu_kinds() {
+        use crate::web::pages::service_menu::ServiceMenu;
+        match parse(args("serve --service-menu overlay")) {
+            Ok(Command::Serve(o)) => assert_eq!(o.policy.service_menu, ServiceMenu::Overlay),
+            other => panic!("{other:?}"),
+        }
+        let e = parse(args("serve --service-menu dropdown"));
+        assert!(matches!(e, Err(m) if m.contains("menu, overlay, select, icon")));
     }
 
     #[test]

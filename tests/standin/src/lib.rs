@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod app;
 pub mod ca;
+pub mod cardadmin;
 pub mod certinfo;
 pub mod cli;
 pub mod clock;
@@ -51,6 +52,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
             }
         }
         Command::Provision(opts) => provision::run(&opts).map(|v| println!("{v}")),
+        Command::ProvisionPiv(opts) => provision::run_piv(&opts).map(|v| println!("{v}")),
         Command::RegisterCard(opts) => register_card(&opts).map(|v| println!("{v}")),
     };
     match result {

@@ -16,7 +16,7 @@ use crate::app::{App, AppState, Policy};
 use crate::store::Store;
 use crate::web::html::message_page;
 use crate::web::session::{random_token, Sessions};
-use crate::{admin, ca, est, pkcs7, web};
+use crate::{admin, ca, cardadmin, est, pkcs7, web};
 
 /// Name of the database file inside the data directory.
 pub const DB_FILE: &str = "standin.sqlite3";
@@ -50,6 +50,7 @@ pub fn open_data(data: &std::path::Path) -> Result<(Store, ca::TestCa), String> 
 pub fn router(app: AppState) -> Router {
     web::routes()
         .merge(est::routes())
+        .merge(cardadmin::routes())
         .merge(admin::routes())
         .fallback(not_found)
         .layer(middleware::from_fn(log_request))

@@ -6,6 +6,8 @@ mod util;
 
 #[path = "http/admin.rs"]
 mod admin;
+#[path = "http/card_admin.rs"]
+mod card_admin;
 #[path = "http/csrf.rs"]
 mod csrf;
 #[path = "http/est_happy.rs"]

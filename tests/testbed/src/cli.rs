@@ -5,8 +5,10 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use cis_renew_testbed::piv;
 use cis_renew_testbed::probe::{self, WaitFor};
 use cis_renew_testbed::readers::TIMEOUT_EXIT;
+use cis_renew_testbed::schsm;
 use cis_renew_testbed::token;
 use cis_renew_testbed::{CardSpec, CertSpec, Error, Pcscd, Role, SoftHsm, TestCa, READERS};
 use clap::{Parser, Subcommand};
@@ -26,7 +28,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Start pcscd with two virtual readers; print one JSON line when ready, then obey
-    /// `insert N`, `remove N`, `status`, `quit` on stdin (one JSON line per answer).
+    /// `insert N [--card FILE ...]`, `remove N`, `status`, `quit` on stdin (one JSON line per
+    /// answer).
     Serve {
         /// Directory for config, socket and logs (kept afterwards).
         #[arg(long)]
@@ -55,6 +58,16 @@ enum Cmd {
         /// User PIN.
         #[arg(long)]
         pin: String,
+    },
+    /// PIV test cards (`cis-piv-card`, kept in a directory).
+    Piv {
+        #[command(subcommand)]
+        command: PivCmd,
+    },
+    /// The virtual SmartCard-HSM (driven by OpenSC's sc-hsm driver over APDUs).
+    Schsm {
+        #[command(subcommand)]
+        command: SchsmCmd,
     },
     /// Query a pcscd through the pcsc crate (used by the library; one pcscd per process).
     #[command(hide = true)]
@@ -128,6 +141,166 @@ struct ProvisionArgs {
 }
 
 #[derive(Subcommand)]
+enum PivCmd {
+    /// Make a PIV card in a new directory: CHUID with a GUID, keys generated on the card and
+    /// certificates from the CA in 9A (authentication) and 9C (signing), PIN, PUK and
+    /// management key set.
+    Provision(PivProvisionArgs),
+    /// Check a PIV card in a reader with yubico-piv-tool, OpenSC's PIV driver and openssl;
+    /// print the report as JSON (exit 1 unless everything works).
+    Check {
+        /// pcscd socket (PCSCLITE_CSOCK_NAME).
+        #[arg(long)]
+        socket: PathBuf,
+        /// Reader number (0-based).
+        #[arg(long, default_value_t = 1)]
+        reader: usize,
+        /// PIN.
+        #[arg(long, default_value = piv::DEFAULT_PIN)]
+        pin: String,
+    },
+}
+
+#[derive(clap::Args)]
+struct PivProvisionArgs {
+    /// The card directory to create (must not hold a card yet).
+    #[arg(long)]
+    card: PathBuf,
+    /// CA directory (from `ca init`).
+    #[arg(long)]
+    ca: PathBuf,
+    /// Management key, hex (default: the factory 3DES key 0102...08 three times).
+    #[arg(long)]
+    mgmt_key: Option<String>,
+    /// Management-key algorithm (the PIV test card takes 3des and aes256).
+    #[arg(long, default_value = "3des")]
+    mgmt_alg: String,
+    /// PIN, 6-8 characters.
+    #[arg(long, default_value = piv::DEFAULT_PIN)]
+    pin: String,
+    /// PUK, 6-8 characters.
+    #[arg(long, default_value = piv::DEFAULT_PUK)]
+    puk: String,
+    /// Certificate subject, RFC 4514.
+    #[arg(long, default_value = token::DEFAULT_SUBJECT)]
+    subject: String,
+    /// Days until the authentication certificate's notAfter (negative: expired).
+    #[arg(long, allow_negative_numbers = true, default_value_t = 400)]
+    auth_days: i64,
+    /// Days until the signing certificate's notAfter (negative: expired).
+    #[arg(long, allow_negative_numbers = true, default_value_t = 400)]
+    sign_days: i64,
+    /// Key algorithm of both pairs.
+    #[arg(long, value_enum, default_value_t = PivAlgArg::P384)]
+    alg: PivAlgArg,
+    /// The CHUID's GUID, 32 hex digits (default: random).
+    #[arg(long)]
+    guid: Option<String>,
+    /// Print the result as JSON (otherwise a summary).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum PivAlgArg {
+    P384,
+    P256,
+    Rsa2048,
+}
+
+#[derive(Subcommand)]
+enum SchsmCmd {
+    /// Make a card file with an authentication and a signing key pair generated on the card
+    /// and certificates from the CA, through OpenSC's PKCS#11 module (as a CMS would).
+    Provision(SchsmProvisionArgs),
+    /// Serve a card file to vpcd (what `serve`'s `insert N --card FILE` starts).
+    #[command(hide = true)]
+    Run {
+        /// The card file.
+        #[arg(long)]
+        card: PathBuf,
+        /// vpcd port.
+        #[arg(long)]
+        port: u16,
+        /// Faults as JSON (see `schsm::Faults`).
+        #[arg(long, default_value = "{}")]
+        faults: String,
+        /// Append one line per APDU here.
+        #[arg(long)]
+        apdu_log: Option<PathBuf>,
+    },
+    /// Provision through OpenSC (child of `schsm provision`; needs PCSCLITE_CSOCK_NAME and
+    /// OPENSC_CONF; reads the spec as JSON on stdin).
+    #[command(hide = true)]
+    P11Provision {
+        /// Reader name (the slot description).
+        #[arg(long)]
+        reader: String,
+        /// CA directory.
+        #[arg(long)]
+        ca: PathBuf,
+    },
+    /// Inspect through OpenSC (needs PCSCLITE_CSOCK_NAME and OPENSC_CONF).
+    #[command(hide = true)]
+    P11Inspect {
+        /// Reader name (the slot description).
+        #[arg(long)]
+        reader: String,
+        /// User PIN.
+        #[arg(long)]
+        pin: String,
+    },
+}
+
+#[derive(clap::Args)]
+struct SchsmProvisionArgs {
+    /// The card file to create (replaced if it exists).
+    #[arg(long)]
+    card: PathBuf,
+    /// CA directory (from `ca init`).
+    #[arg(long)]
+    ca: PathBuf,
+    /// User PIN.
+    #[arg(long, default_value = token::DEFAULT_USER_PIN)]
+    pin: String,
+    /// Security officer PIN: 16 hex digits on this card.
+    #[arg(long, default_value = schsm::DEFAULT_SO_PIN)]
+    so_pin: String,
+    /// Certificate subject, RFC 4514.
+    #[arg(long, default_value = token::DEFAULT_SUBJECT)]
+    subject: String,
+    /// Days until the authentication certificate's notAfter (negative: expired).
+    #[arg(long, allow_negative_numbers = true, default_value_t = 400)]
+    auth_days: i64,
+    /// Days until the signing certificate's notAfter (negative: expired).
+    #[arg(long, allow_negative_numbers = true, default_value_t = 400)]
+    sign_days: i64,
+    /// Key algorithm of both pairs.
+    #[arg(long, value_enum, default_value_t = AlgArg::P384)]
+    alg: AlgArg,
+    /// Print the result as JSON (otherwise a summary).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum AlgArg {
+    P384,
+    P256,
+    Rsa2048,
+}
+
+impl From<AlgArg> for schsm::KeyAlg {
+    fn from(a: AlgArg) -> Self {
+        match a {
+            AlgArg::P384 => schsm::KeyAlg::P384,
+            AlgArg::P256 => schsm::KeyAlg::P256,
+            AlgArg::Rsa2048 => schsm::KeyAlg::Rsa2048,
+        }
+    }
+}
+
+#[derive(Subcommand)]
 enum PcscCmd {
     /// Print readers and card presence as JSON.
     Status {
@@ -168,6 +341,8 @@ pub fn main() -> i32 {
             SoftHsm::at(&dir).map(|h| println!("{}", h.conf().display()))
         }
         Cmd::Provision(args) => provision(args),
+        Cmd::Piv { command } => return piv_cmd(command),
+        Cmd::Schsm { command } => schsm_cmd(command),
         Cmd::Inspect { softhsm_conf, label, pin } => {
             set_softhsm_conf(&softhsm_conf);
             token::child::inspect(&softhsm_conf, &label, &pin).map(|c| print_json(&c))
@@ -266,6 +441,172 @@ fn provision(args: ProvisionArgs) -> Result<(), Error> {
     Ok(())
 }
 
+fn piv_cmd(command: PivCmd) -> i32 {
+    let result = match command {
+        PivCmd::Provision(a) => piv_provision(a),
+        PivCmd::Check { socket, reader, pin } => piv::check::run(&socket, reader, &pin).map(|report| {
+            print_json(&report);
+            report.ok()
+        }),
+    };
+    match result {
+        Ok(true) => 0,
+        Ok(false) => 1,
+        Err(e) => {
+            eprintln!("cis-testbed: {e}");
+            1
+        }
+    }
+}
+
+fn piv_provision(a: PivProvisionArgs) -> Result<bool, Error> {
+    let ca = TestCa::load(&a.ca)?;
+    let mgmt_alg: piv::MgmtAlg = a.mgmt_alg.parse()?;
+    let mgmt_key = match (a.mgmt_key, mgmt_alg) {
+        (Some(key), _) => cis_renew_testbed::util::unhex(&key)?,
+        (None, piv::MgmtAlg::Tdes) => piv::DEFAULT_MGMT_KEY.to_vec(),
+        (None, alg) => return Err(Error::Invalid(format!("--mgmt-alg {alg} needs --mgmt-key HEX"))),
+    };
+    let guid = match a.guid {
+        Some(g) => Some(
+            cis_renew_testbed::util::unhex(&g)?
+                .try_into()
+                .map_err(|_| Error::Invalid("--guid takes 32 hex digits".into()))?,
+        ),
+        None => None,
+    };
+    let spec = piv::PivSpec {
+        pin: a.pin,
+        puk: a.puk,
+        mgmt_alg,
+        mgmt_key,
+        subject: a.subject,
+        certs: vec![
+            CertSpec::expiring_in_days(Role::Authentication, a.auth_days),
+            CertSpec::expiring_in_days(Role::Signing, a.sign_days),
+        ],
+        alg: match a.alg {
+            PivAlgArg::P384 => piv::KeyAlg::P384,
+            PivAlgArg::P256 => piv::KeyAlg::P256,
+            PivAlgArg::Rsa2048 => piv::KeyAlg::Rsa2048,
+        },
+        guid,
+    };
+    let card = piv::provision(&a.card, &ca, &spec)?;
+    if a.json {
+        print_json(&card);
+    } else {
+        println!(
+            "PIV card {} (cardId {}, management key {})",
+            card.card_dir.display(),
+            card.card_id,
+            card.mgmt_alg
+        );
+        for c in &card.certs {
+            println!("  {}: {:?} subject {}", c.slot, c.role, c.info.subject);
+        }
+    }
+    Ok(true)
+}
+
+fn schsm_cmd(command: SchsmCmd) -> Result<(), Error> {
+    match command {
+        SchsmCmd::Provision(a) => {
+            let ca = TestCa::load(&a.ca)?;
+            let spec = schsm::SchsmSpec {
+                card: CardSpec {
+                    token_label: schsm::DEFAULT_LABEL.to_string(),
+                    user_pin: a.pin,
+                    so_pin: a.so_pin,
+                    subject: a.subject,
+                    certs: vec![
+                        CertSpec::expiring_in_days(Role::Authentication, a.auth_days),
+                        CertSpec::expiring_in_days(Role::Signing, a.sign_days),
+                    ],
+                    ca_certificate: false,
+                },
+                alg: a.alg.into(),
+            };
+            let card = schsm::provision(&a.card, &ca, &spec)?;
+            if a.json {
+                print_json(&card);
+            } else {
+                println!("card {} (token serial {})", a.card.display(), card.token_serial);
+                for c in &card.certs {
+                    println!("  {:?}: id {} subject {}", c.role, c.id, c.info.subject);
+                }
+            }
+            Ok(())
+        }
+        SchsmCmd::Run { card, port, faults, apdu_log } => {
+            let faults: schsm::Faults =
+                serde_json::from_str(&faults).map_err(|e| Error::Invalid(format!("--faults: {e}")))?;
+            schsm::run_card(&card, port, faults, apdu_log.as_deref())
+        }
+        SchsmCmd::P11Provision { reader, ca } => {
+            let ca = TestCa::load(&ca)?;
+            let mut input = String::new();
+            std::io::stdin()
+                .read_to_string(&mut input)
+                .map_err(|e| Error::Invalid(format!("reading the card spec from stdin: {e}")))?;
+            let spec: schsm::SchsmSpec =
+                serde_json::from_str(&input).map_err(|e| Error::Invalid(format!("card spec: {e}")))?;
+            schsm::p11::provision(&reader, &ca, &spec).map(|c| print_json(&c))
+        }
+        SchsmCmd::P11Inspect { reader, pin } => schsm::p11::inspect(&reader, &pin).map(|c| print_json(&c)),
+    }
+}
+
+/// `insert N [--card DIR]` (a PIV card) or `insert N [--card FILE [--keygen-delay-ms MS] [--tear-after N] [--tear-before N]
+/// [--fail-apdu N:SW] [--memory-full]]`: a vicc card, or the SmartCard-HSM kept in FILE.
+fn insert(pcscd: &mut Pcscd, words: &[&str]) -> Result<(), Error> {
+    let reader = words
+        .first()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| Error::Invalid(format!("expected a reader number: {:?}", words.join(" "))))?;
+    let mut card = None;
+    let mut faults = schsm::Faults::default();
+    let mut rest = words[1..].iter();
+    let number = |opt: &str, v: Option<&&str>| -> Result<u64, Error> {
+        v.and_then(|s| s.parse().ok()).ok_or_else(|| Error::Invalid(format!("{opt} needs a number")))
+    };
+    while let Some(&opt) = rest.next() {
+        match opt {
+            "--card" => {
+                card = Some(PathBuf::from(
+                    rest.next().ok_or_else(|| Error::Invalid("--card needs a file".into()))?,
+                ))
+            }
+            "--keygen-delay-ms" => faults.keygen_delay_ms = number(opt, rest.next())?,
+            "--tear-after" => faults.tear_after = Some(number(opt, rest.next())?),
+            "--tear-before" => faults.tear_before = Some(number(opt, rest.next())?),
+            "--memory-full" => faults.memory_full = true,
+            "--fail-apdu" => {
+                let v = rest.next().copied().unwrap_or_default();
+                let parsed = v
+                    .split_once(':')
+                    .and_then(|(n, sw)| Some((n.parse().ok()?, u16::from_str_radix(sw, 16).ok()?)));
+                faults.fail_apdu = Some(parsed.ok_or_else(|| {
+                    Error::Invalid(format!("--fail-apdu wants N:SW (hex), e.g. 12:6A84; got {v:?}"))
+                })?);
+            }
+            other => return Err(Error::Invalid(format!("unknown insert option {other:?}"))),
+        }
+    }
+    match card {
+        // A directory is a PIV card (see `piv provision`); a file is a SmartCard-HSM.
+        Some(dir) if dir.is_dir() => {
+            if faults != schsm::Faults::default() {
+                return Err(Error::Invalid("fault options are for SmartCard-HSM card files".into()));
+            }
+            pcscd.insert_piv_card(reader, &dir)
+        }
+        Some(card) => pcscd.insert_schsm(reader, &card, &faults),
+        None if faults == schsm::Faults::default() => pcscd.insert_card(reader),
+        None => Err(Error::Invalid("fault options need --card FILE".into())),
+    }
+}
+
 fn set_socket(socket: &std::path::Path) {
     // Set before any PC/SC call and before any thread exists; libpcsclite reads it once.
     std::env::set_var("PCSCLITE_CSOCK_NAME", socket);
@@ -301,6 +642,7 @@ fn serve(state: PathBuf) -> Result<(), Error> {
         "dir": pcscd.dir(),
         "pid": std::process::id(),
         "pcscdPid": pcscd.pid(),
+        "openscConf": pcscd.opensc_conf(),
     });
     let _ = std::fs::write(pcscd.dir().join("serve.json"), format!("{ready}\n"));
     say(&ready);
@@ -336,16 +678,14 @@ fn serve(state: PathBuf) -> Result<(), Error> {
                 say(&json!({ "ok": true }));
                 break;
             }
-            Some("insert") => {
-                reader(words.get(1)).and_then(|r| pcscd.insert_card(r)).map(|()| json!({ "ok": true }))
-            }
+            Some("insert") => insert(&mut pcscd, &words[1..]).map(|()| json!({ "ok": true })),
             Some("remove") => {
                 reader(words.get(1)).and_then(|r| pcscd.remove_card(r)).map(|()| json!({ "ok": true }))
             }
             Some("status") => pcscd.status().map(|r| json!({ "ok": true, "readers": r })),
-            Some(other) => {
-                Err(Error::Invalid(format!("unknown command {other:?} (insert N, remove N, status, quit)")))
-            }
+            Some(other) => Err(Error::Invalid(format!(
+                "unknown command {other:?} (insert N [--card FILE ...], remove N, status, quit)"
+            ))),
         };
         say(&answer.unwrap_or_else(|e| json!({ "ok": false, "error": e.to_string() })));
     }

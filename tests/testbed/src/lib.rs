@@ -4,6 +4,8 @@
 //! - [`SoftHsm`], [`provision`], [`inspect`]: a SoftHSM token per test, provisioned like a
 //!   smartcard with an authentication and a signing key pair and certificates.
 //! - [`TestCa`]: a P-384 software CA that issues those certificates.
+//! - [`piv`]: the PIV test card (`cis-piv-card`): provisioning, insertion, independent checks.
+//! - [`schsm`]: a virtual SmartCard-HSM that OpenSC drives over APDUs in a vpcd reader.
 //!
 //! Parts that need process-global state (libpcsclite's socket name, SoftHSM's config) run in a
 //! child `cis-testbed` process; see [`testbed_bin`] for how it is found.
@@ -12,8 +14,10 @@
 
 pub mod ca;
 pub mod error;
+pub mod piv;
 pub mod probe;
 pub mod readers;
+pub mod schsm;
 pub mod token;
 pub mod util;
 

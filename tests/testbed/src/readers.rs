@@ -112,6 +112,7 @@ impl Pcscd {
             std::os::unix::fs::symlink(PYCRYPTODOME, &link)
                 .map_err(|e| Error::io(format!("linking {}", link.display()), e))?;
         }
+        crate::schsm::write_opensc_conf(root)?;
         // A stale socket from an earlier run in a kept dir would fool the readiness check.
         let _ = std::fs::remove_file(runtime.join("pcscd.comm"));
 
@@ -167,6 +168,88 @@ impl Pcscd {
         self.cards.get(reader).is_some_and(Option::is_some)
     }
 
+    /// The test-only OpenSC configuration in this test bed's directory (see
+    /// [`crate::schsm::OPENSC_CONF`]).
+    pub fn opensc_conf(&self) -> PathBuf {
+        self.dir().join("opensc.conf")
+    }
+
+    /// Sets `PCSCLITE_CSOCK_NAME` and `OPENSC_CONF` on a command that will use OpenSC's
+    /// PKCS#11 module with this pcscd.
+    pub fn configure_opensc<'c>(&self, cmd: &'c mut Command) -> &'c mut Command {
+        self.configure(cmd).env("OPENSC_CONF", self.opensc_conf())
+    }
+
+    /// The log of the APDUs the SmartCard-HSM in `reader` received since it was last inserted
+    /// (`N CLA INS P1 P2 length -> SW`, one line each; no command data).
+    pub fn apdu_log(&self, reader: usize) -> PathBuf {
+        self.dir().join(format!("schsm-{reader}.apdus"))
+    }
+
+    /// The APDUs the SmartCard-HSM in `reader` received since it was last inserted.
+    pub fn apdu_count(&self, reader: usize) -> usize {
+        std::fs::read_to_string(self.apdu_log(reader)).map(|t| t.lines().count()).unwrap_or(0)
+    }
+
+    /// Inserts the SmartCard-HSM kept in `card` (a card file) into `reader`, with `faults`:
+    /// starts `cis-testbed schsm run` in pcscd's network namespace and waits until PC/SC
+    /// reports the card present. A card that left on its own (a tear fault) may be inserted
+    /// again without `remove_card`.
+    pub fn insert_schsm(&mut self, reader: usize, card: &Path, faults: &crate::schsm::Faults) -> Result<()> {
+        check_reader(reader)?;
+        self.reap_departed(reader);
+        if self.cards[reader].is_some() {
+            return Err(Error::Invalid(format!("reader {reader} already has a card")));
+        }
+        let card = card
+            .canonicalize()
+            .map_err(|e| Error::io(format!("finding the card file {}", card.display()), e))?;
+        crate::schsm::CardState::load(&card)?;
+        let faults = serde_json::to_string(faults).map_err(|e| Error::Invalid(format!("faults: {e}")))?;
+        let log_name = format!("schsm-{reader}.log");
+        let log = create_log(&self.dir().join(&log_name))?;
+        let apdus = self.apdu_log(reader);
+        let _ = std::fs::remove_file(&apdus);
+        let port = VPCD_BASE_PORT + reader as u16;
+        let mut cmd = Command::new("nsenter");
+        cmd.arg(format!("--net=/proc/{}/ns/net", self.pid()))
+            .arg(&self.bin)
+            .args(["schsm", "run", "--card"])
+            .arg(&card)
+            .arg("--port")
+            .arg(port.to_string())
+            .arg("--faults")
+            .arg(faults)
+            .arg("--apdu-log")
+            .arg(&apdus)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| Error::io("card log", e))?)
+            .stderr(log);
+        let child = cmd.spawn().map_err(|e| Error::io(format!("starting `{}`", show(&cmd)), e))?;
+        self.cards[reader] = Some(child);
+        let result = self.wait_for(&format!("--present={reader}"), CARD_TIMEOUT, Some(reader));
+        if let Err(e) = result {
+            self.kill_card(reader);
+            return Err(self.explain(e, &log_name, &format!("a SmartCard-HSM in reader {reader}")));
+        }
+        Ok(())
+    }
+
+    /// Waits until PC/SC reports `reader` empty (after a tear fault, say).
+    pub fn wait_absent(&mut self, reader: usize) -> Result<()> {
+        check_reader(reader)?;
+        self.wait_for(&format!("--absent={reader}"), CARD_TIMEOUT, None)
+            .map_err(|e| self.explain(e, "pcscd.log", &format!("reader {reader} to empty")))
+    }
+
+    /// Forgets a card process that has exited by itself (and reaps it).
+    fn reap_departed(&mut self, reader: usize) {
+        let gone = self.cards[reader].as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))));
+        if gone {
+            self.kill_card(reader);
+        }
+    }
+
     /// Inserts a card into `reader` (0 or 1): starts vicc in pcscd's network namespace and
     /// waits until PC/SC reports the card present.
     pub fn insert_card(&mut self, reader: usize) -> Result<()> {
@@ -196,10 +279,50 @@ impl Pcscd {
         Ok(())
     }
 
+    /// Inserts the PIV test card kept in `dir` (from [`crate::piv::provision()`]) into `reader`:
+    /// starts `cis-piv-card` in pcscd's network namespace and waits until PC/SC reports the
+    /// card present. Its log is `piv-N.log`.
+    pub fn insert_piv_card(&mut self, reader: usize, dir: &Path) -> Result<()> {
+        check_reader(reader)?;
+        if self.cards[reader].is_some() {
+            return Err(Error::Invalid(format!("reader {reader} already has a card")));
+        }
+        if !crate::piv::is_card_dir(dir) {
+            return Err(Error::Invalid(format!(
+                "{} is not a PIV card directory (no {}; make one with `cis-testbed piv provision`)",
+                dir.display(),
+                crate::piv::MARKER
+            )));
+        }
+        let bin = crate::piv::card_bin()?;
+        let log_name = format!("piv-{reader}.log");
+        let log = create_log(&self.dir().join(&log_name))?;
+        let port = VPCD_BASE_PORT + reader as u16;
+        let mut cmd = Command::new("nsenter");
+        cmd.arg(format!("--net=/proc/{}/ns/net", self.pid()))
+            .arg(bin)
+            .arg("--state")
+            .arg(dir)
+            .arg("--port")
+            .arg(port.to_string())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| Error::io("card log", e))?)
+            .stderr(log);
+        let child = cmd.spawn().map_err(|e| Error::io(format!("starting `{}`", show(&cmd)), e))?;
+        self.cards[reader] = Some(child);
+        let result = self.wait_for(&format!("--present={reader}"), CARD_TIMEOUT, Some(reader));
+        if let Err(e) = result {
+            self.kill_card(reader);
+            return Err(self.explain(e, &log_name, &format!("a PIV card in reader {reader}")));
+        }
+        Ok(())
+    }
+
     /// Removes the card from `reader`: kills and reaps its vicc, then waits until PC/SC
     /// reports the reader empty.
     pub fn remove_card(&mut self, reader: usize) -> Result<()> {
         check_reader(reader)?;
+        self.reap_departed(reader);
         if self.cards[reader].is_none() {
             return Err(Error::Invalid(format!("reader {reader} has no card")));
         }

@@ -3,5 +3,5 @@
  * request; this function keeps no reference to it.
  */
 export function pinSubmit({ renewal }, msg) {
-  return renewal.pinSubmitted(msg.pin);
+  return renewal.pinSubmitted(msg.pin, { confirmFinalTry: msg.confirmFinalTry === true });
 }

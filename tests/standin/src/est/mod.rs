@@ -6,7 +6,7 @@
 //! answer base64 certs-only PKCS#7. Every attempt is written to the audit
 //! trail. Refusals are JSON `{"error", "message"}` with a 4xx status.
 
-mod reenroll;
+pub(crate) mod reenroll;
 mod refusal;
 
 use axum::body::Bytes;

@@ -8,6 +8,7 @@ mod audit;
 mod cards;
 mod certificates;
 mod people;
+mod renewals;
 pub mod schema;
 
 use std::fmt;
@@ -21,6 +22,7 @@ pub use audit::{AuditEntry, NewAudit};
 pub use cards::{Card, CardWithUser};
 pub use certificates::{CertRecord, NewCert, Source};
 pub use people::{Sponsor, User};
+pub use renewals::{PivCard, Renewal, RenewalRequest};
 
 use crate::password;
 
@@ -69,6 +71,7 @@ impl Store {
         conn.busy_timeout(Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.execute_batch(schema::SCHEMA)?;
+        conn.execute_batch(renewals::SCHEMA)?;
         let store = Store { conn: Mutex::new(conn) };
         store.seed()?;
         Ok(store)

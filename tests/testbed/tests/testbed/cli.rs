@@ -158,3 +158,64 @@ fn bad_arguments_fail_with_a_message() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cis-testbed"));
 }
+
+#[test]
+fn schsm_provision_then_serve_inserts_that_card_for_opensc() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = |s: &str| dir.path().join(s).to_string_lossy().into_owned();
+    let run = |args: &[&str]| Command::new(BIN).args(args).output().expect("run");
+    assert!(run(&["ca", "init", "--dir", &d("ca")]).status.success());
+    let bad = run(&["schsm", "provision", "--card", &d("bad.json"), "--ca", &d("ca"), "--so-pin", "1234"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("16 hexadecimal digits"), "{bad:?}");
+
+    let made = run(&[
+        "schsm",
+        "provision",
+        "--card",
+        &d("card.json"),
+        "--ca",
+        &d("ca"),
+        "--pin",
+        "246813",
+        "--so-pin",
+        "0011223344556677",
+        "--subject",
+        "CN=Sam Jones,O=NHS Test",
+        "--auth-days",
+        "45",
+        "--sign-days",
+        "-3",
+        "--alg",
+        "p256",
+        "--json",
+    ]);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let card: Value = serde_json::from_slice(&made.stdout).expect("provision JSON");
+    assert_eq!(card["certs"][0]["role"], "authentication");
+    assert_eq!(card["certs"][1]["info"]["subject"], "CN=Sam Jones,O=NHS Test");
+    assert_eq!(card["certs"][0]["info"]["publicKey"].as_str().map(str::len), Some(130), "a P-256 point");
+
+    let state = tempfile::tempdir().expect("state dir");
+    let (mut serve, ready) = Serve::start(state.path());
+    let bad = serve.ask("insert 1 --card /nonexistent.json");
+    assert_eq!(bad["ok"], false, "{bad}");
+    assert!(serve.ask("insert 1 --tear-after 3")["error"].as_str().unwrap_or_default().contains("--card"));
+    assert_eq!(serve.ask(&format!("insert 1 --card {}", d("card.json"))), serde_json::json!({ "ok": true }));
+    let status = serve.ask("status");
+    assert_eq!(status["readers"][1]["atr"], cis_renew_testbed::schsm::vpcd::ATR_HEX);
+
+    let slots = Command::new("pkcs11-tool")
+        .args(["--module", cis_renew_testbed::schsm::OPENSC_MODULE, "--list-token-slots"])
+        .env("PCSCLITE_CSOCK_NAME", ready["socket"].as_str().expect("socket"))
+        .env("OPENSC_CONF", ready["openscConf"].as_str().expect("openscConf"))
+        .output()
+        .expect("pkcs11-tool");
+    let listed = String::from_utf8_lossy(&slots.stdout);
+    assert!(listed.contains("Virtual PCD 00 01") && listed.contains("cis-renew test card"), "{listed}");
+
+    assert_eq!(serve.ask("remove 1")["ok"], true);
+    assert_eq!(serve.ask("status")["readers"][1]["present"], false);
+    assert_eq!(serve.ask("quit")["ok"], true);
+    assert!(serve.child.wait().expect("wait").success());
+}

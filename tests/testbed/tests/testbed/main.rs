@@ -4,5 +4,7 @@
 //! (`scripts/install-deps.sh`), and the `cis-testbed` binary, which cargo builds for them.
 
 mod cli;
+mod piv;
 mod readers;
+mod schsm;
 mod tokens;

@@ -1,6 +1,7 @@
 //! The dashboard's pages, one module per page group.
 
 pub mod home;
+pub mod service_menu;
 pub mod services;
 pub mod signin;
 pub mod smartcard;

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 
-use super::{cert_status, status_tag};
+use super::{cert_status, service_menu, status_tag};
 use crate::app::AppState;
 use crate::clock;
 use crate::store::{CardWithUser, CertRecord, StoreResult, User};
@@ -184,42 +184,24 @@ fn details(
         );
     }
     body.push_str("</tbody>\n</table>\n<div class=\"selection-bar\">\n");
-    match selected {
-        Some(s) => {
-            let _ = writeln!(
-                body,
-                r#"<p id="selected-card" data-card-serial="{s}" aria-live="polite">Selected card: <strong>{s}</strong></p>
-<form method="post" action="/smartcard/deselect">
+    let kind = app.policy.service_menu;
+    body.push_str(&service_menu::selected_line(kind, selected));
+    body.push('\n');
+    if selected.is_some() {
+        let _ = writeln!(
+            body,
+            r#"<form method="post" action="/smartcard/deselect">
 <input type="hidden" name="csrf_token" value="{csrf}">
 <input type="hidden" name="return" value="{reader}">
 <button type="submit" id="deselect-card" class="secondary">Deselect</button>
 </form>"#,
-                s = esc(s),
-                csrf = esc(&session.csrf),
-                reader = esc(in_reader),
-            );
-        }
-        None => body.push_str(
-            r#"<p id="selected-card" data-card-serial="" aria-live="polite">No card selected. Select the user's card to see the services.</p>
-"#,
-        ),
+            csrf = esc(&session.csrf),
+            reader = esc(in_reader),
+        );
     }
     let sel_q = selected.map(query_value).unwrap_or_default();
-    let disabled = if selected.is_some() { "" } else { " disabled" };
-    let _ = writeln!(
-        body,
-        r#"<div class="service-menu-wrap">
-<button type="button" id="select-service" aria-haspopup="menu" aria-expanded="false" aria-controls="service-menu"{disabled}>Select Service</button>
-<div id="service-menu" role="menu" aria-labelledby="select-service" data-card-serial="{sel}" hidden>
-<a role="menuitem" tabindex="-1" id="service-unlock" data-service="unlock" href="/smartcard/unlock?card={sel}">Unlock Smartcard</a>
-<a role="menuitem" tabindex="-1" id="service-cancel" data-service="cancel" href="/smartcard/cancel?card={sel}">Cancel Smartcard</a>
-<a role="menuitem" tabindex="-1" id="service-view-certificates" data-service="view-certificates" href="/smartcard/certificates?card={sel}">View Certificates</a>
-</div>
-</div>
-</div>
-</section>"#,
-        sel = esc(&sel_q),
-    );
+    body.push_str(&service_menu::render(kind, &sel_q, selected.is_some()));
+    body.push_str("</div>\n</section>\n");
     Ok(())
 }
 
