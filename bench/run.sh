@@ -5,6 +5,7 @@
 # - a whole renewal on SoftHSM vs the raw PKCS#11 calls it needs (tokens on /dev/shm, then on
 #   disk where SoftHSM fsyncs every object);
 # - frame encode/decode throughput for 1 KiB and 1 MiB messages;
+# - on OpenSC with the virtual SmartCard-HSM: APDUs and PKCS#11 calls per status and renewal.
 # - a PIV card's status and renewal: APDUs against the fewest SP 800-73-4 allows, and the
 #   host's wall time minus the card's own time.
 # Usage: bash bench/run.sh [runs]   (default 20; medians). Needs root (the test bed).
@@ -25,6 +26,12 @@ echo "bench: renewal, tokens on /dev/shm" >&2
 cargo bench -q --locked -p cis-renew-host --bench renewal -- "$RUNS" 2>/dev/null | grep '^ROW' >> "$ROWS"
 echo "bench: renewal, tokens on disk" >&2
 BENCH_TOKENS_ON_DISK=1 cargo bench -q --locked -p cis-renew-host --bench renewal -- "$RUNS" 2>/dev/null | grep '^ROW' >> "$ROWS"
+# Counted, not timed (the same on any machine): APDUs and PKCS#11 calls on OpenSC with the
+# virtual SmartCard-HSM, beside the fewest its command set allows; and a renewal's wall time
+# minus the time in the card, with a 2 s key generation.
+echo "bench: OpenSC + SmartCard-HSM, counted" >&2
+cargo test -q --locked -p cis-renew-host --test integration opensc::counted -- --nocapture 2>/dev/null \
+  | grep '^ROW' >> "$ROWS"
 echo "bench: PIV card (APDUs against the SP 800-73-4 floor, host time minus card time)" >&2
 cargo build -q --locked --manifest-path tests/testbed/piv-card/Cargo.toml --target-dir target/piv-card
 cargo bench -q --locked -p cis-renew-host --bench piv -- "$RUNS" 2>/dev/null | grep '^ROW' >> "$ROWS"

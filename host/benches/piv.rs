@@ -48,7 +48,7 @@ fn main() {
     std::fs::write(&config, text.to_string()).expect("config");
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_cis-renew-host"))
-        .arg("chrome-extension://kfambhddimdfpaookgghehjdgahadkji/")
+        .arg(cis_renew_host::deploy::identity::DEFAULT_ALLOWED_ORIGINS[0])
         .env("CIS_RENEW_CONFIG", &config)
         .env("PCSCLITE_CSOCK_NAME", pcscd.socket())
         .env("HOME", work.path())

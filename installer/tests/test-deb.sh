@@ -16,11 +16,20 @@ fi
 key=$(awk '/^```$/ {f = !f; next} f' docs/ids.md | head -n1)
 
 echo "== deb: build"
+# One time stamp for both builds below (a commit made while the test runs must not move it).
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 1700000000)}
 t0=$(date +%s)
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 deb=$(installer/linux/build-deb.sh "$version" | tail -n1)
 check "package built" test -s "$deb"
 echo "   build took $(($(date +%s) - t0)) s"
+# Reproducible: a second build from the same binary (and SOURCE_DATE_EPOCH) gives the same bytes.
+first=$(sha256sum <"$deb")
+sleep 1
+CIS_RENEW_LINUX_EXE="$repo/target/release/cis-renew-host" installer/linux/build-deb.sh "$version" >/dev/null
+check_eq "two builds give the same sha256" "$first" "$(sha256sum <"$deb")"
+lint=$(lintian --tag-display-limit 0 "$deb" 2>&1 | grep -v 'running with root privileges')
+check_eq "lintian: no errors or warnings (overrides in installer/linux/lintian-overrides say why)" "" "$lint"
 # A private home (after the build: rustup lives in the real one), so per-user manifests of this
 # machine's root cannot shadow the system ones.
 export HOME=$(mktemp -d)
@@ -28,13 +37,14 @@ trap 'rm -rf "$HOME"' EXIT
 t1=$(date +%s)
 
 listing=$(dpkg-deb -c "$deb" | awk '$1 !~ /^d/ {print $6}' | sort | tr '\n' ',')
-check_eq "package files" \
-  "./etc/chromium/native-messaging-hosts/uk.nhs.cis_renew.json,./etc/cis-renew/host.json,./etc/opt/chrome/native-messaging-hosts/uk.nhs.cis_renew.json,./etc/opt/edge/native-messaging-hosts/uk.nhs.cis_renew.json,./usr/bin/cis-renew-host,./usr/lib/cis-renew/cis-renew-host,./usr/lib/mozilla/native-messaging-hosts/uk.nhs.cis_renew.json,./usr/lib64/mozilla/native-messaging-hosts/uk.nhs.cis_renew.json,./usr/share/doc/cis-renew-host/deployment.md," \
+check_eq "package files (the default config under /usr/share, no file in /etc/cis-renew)" \
+  "./etc/chromium/native-messaging-hosts/uk.nhs.cis_renew.json,./etc/opt/chrome/native-messaging-hosts/uk.nhs.cis_renew.json,./etc/opt/edge/native-messaging-hosts/uk.nhs.cis_renew.json,./usr/bin/cis-renew-host,./usr/lib/cis-renew/cis-renew-host,./usr/lib/mozilla/native-messaging-hosts/uk.nhs.cis_renew.json,./usr/lib64/mozilla/native-messaging-hosts/uk.nhs.cis_renew.json,./usr/share/cis-renew/host.json,./usr/share/doc/cis-renew-host/changelog.gz,./usr/share/doc/cis-renew-host/copyright,./usr/share/doc/cis-renew-host/deployment.md.gz,./usr/share/lintian/overrides/cis-renew-host,./usr/share/man/man1/cis-renew-host.1.gz," \
   "$listing"
 check_eq "control: package, version, arch" "cis-renew-host $version amd64" \
   "$(dpkg-deb -f "$deb" Package Version Architecture | awk -F': ' '{printf "%s%s", sep, $2; sep=" "}')"
-check "control: depends on libpcsclite1" sh -c "dpkg-deb -f '$deb' Depends | grep -q libpcsclite1"
-check_eq "conffiles: the host config" "/etc/cis-renew/host.json" "$(dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles)"
+check "control: Depends from dpkg-shlibdeps (libc6 and libpcsclite1 with versions)" sh -c \
+  "dpkg-deb -f '$deb' Depends | grep -E 'libc6 \(>= [0-9.]+\)' | grep -qE 'libpcsclite1 \(>= [0-9.]+\)'"
+check_eq "no conffiles (nothing for an upgrade to ask about)" "" "$(dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles 2>/dev/null)"
 files=(/usr/lib/cis-renew/cis-renew-host /usr/bin/cis-renew-host /etc/cis-renew/host.json
   /etc/opt/chrome/native-messaging-hosts/uk.nhs.cis_renew.json /etc/chromium/native-messaging-hosts/uk.nhs.cis_renew.json
   /etc/opt/edge/native-messaging-hosts/uk.nhs.cis_renew.json /usr/lib/mozilla/native-messaging-hosts/uk.nhs.cis_renew.json
@@ -70,13 +80,18 @@ for name in ("config", "manifest chrome", "manifest chromium", "manifest edge", 
 assert "/etc/cis-renew/host.json" in c["config"]["detail"], c["config"]
 ' "$doctor"
 
+check_eq "postinst put the default config in place, root's" "root 644" "$(stat -c '%U %a' /etc/cis-renew/host.json)"
 echo '{"logLevel": "debug"}' >/etc/cis-renew/host.json
+# An unattended upgrade over IT's edit: no prompt (stdin closed), the edit stays.
+DEBIAN_FRONTEND=noninteractive dpkg -i "$deb" </dev/null >/dev/null 2>&1
+check_eq "reinstall/upgrade over an edited config exits 0 without asking" 0 $?
+check "the upgrade keeps IT's config" grep -q debug /etc/cis-renew/host.json
 dpkg -r cis-renew-host >/dev/null 2>&1
 check_eq "dpkg -r exits 0" 0 $?
 left=""
 for f in "${files[@]}"; do [ "$f" != /etc/cis-renew/host.json ] && [ -e "$f" ] && left="$left $f"; done
-check_eq "remove takes every file but the conffile" "" "$left"
-check "remove keeps the edited config (a conffile)" grep -q debug /etc/cis-renew/host.json
+check_eq "remove takes every file but IT's config" "" "$left"
+check "remove keeps the edited config" grep -q debug /etc/cis-renew/host.json
 dpkg --purge cis-renew-host >/dev/null 2>&1
 check_eq "dpkg --purge exits 0" 0 $?
 left=""

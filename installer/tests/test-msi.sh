@@ -22,6 +22,20 @@ msi1=$(installer/windows/build.sh 1.0.0 | tail -n1) && msi2=$(installer/windows/
 check "MSI 1.0.0 and 1.1.0 built" test -s "$msi1" -a -s "$msi2"
 echo "   build took $(($(date +%s) - t0)) s"
 
+echo "== MSI: Authenticode"
+# A code-signing certificate made here, for this run only.
+signdir=$(mktemp -d)
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=cis-renew test signer" \
+  -addext "extendedKeyUsage=codeSigning" -addext "keyUsage=digitalSignature" \
+  -keyout "$signdir/key.pem" -out "$signdir/cert.pem" >/dev/null 2>&1
+signed=$(CIS_RENEW_SIGN_CERT="$signdir/cert.pem" CIS_RENEW_SIGN_KEY="$signdir/key.pem" installer/windows/build.sh 1.0.1 | tail -n1)
+check "the signed MSI verifies against the signing certificate" \
+  osslsigncode verify -CAfile "$signdir/cert.pem" -in "$signed"
+check "the .exe packed in it is signed and verifies" \
+  osslsigncode verify -CAfile "$signdir/cert.pem" -in installer/out/stage-windows-1.0.1/cis-renew-host.exe
+check "an unsigned build carries no signature" sh -c "! osslsigncode verify -in '$msi1' >/dev/null 2>&1"
+rm -rf "$signdir" "$signed" installer/out/stage-windows-1.0.1
+
 echo "== MSI: tables"
 export LC_ALL=C
 # msiinfo writes CRLF lines; the first three are the column names, types and table key.
@@ -32,7 +46,7 @@ check_eq "File table: the exe, four manifests, the config" \
   "$files"
 components=$(table Component | awk -F'\t' '{print $1":"$3":"$4":"$5}' | sort | tr '\n' ',')
 check_eq "Component table: folders, 64-bit, and the 32-bit Firefox key" \
-  "DefaultConfig:CONFIGDIR:256:,HostExe:INSTALLDIR:256:,ManifestChrome:INSTALLDIR:256:,ManifestChromium:INSTALLDIR:256:,ManifestEdge:INSTALLDIR:256:,ManifestFirefox32:INSTALLDIR:4:,ManifestFirefox:INSTALLDIR:256:," \
+  "DefaultConfig:CONFIGDIR:400:,HostExe:INSTALLDIR:256:,ManifestChrome:INSTALLDIR:256:,ManifestChromium:INSTALLDIR:256:,ManifestEdge:INSTALLDIR:256:,ManifestFirefox32:INSTALLDIR:4:,ManifestFirefox:INSTALLDIR:256:," \
   "$components"
 registry=$(table Registry | awk -F'\t' '{print $2":"$3":"$4":"$5":"$6}' | sort | tr '\n' ',')
 check_eq "Registry table: HKLM keys for every browser, Firefox also 32-bit, remembered INSTALLDIR" \
@@ -55,10 +69,17 @@ check_eq "CreateFolder rows for the locked folders" "CONFIGDIR:DefaultConfig,INS
   "$(table CreateFolder | tr '\t' ':' | sort | tr '\n' ',')"
 check_eq "the SDDL equals install --system's (host/src/deploy/secure_dir.rs)" 1 \
   "$(grep -cF "\"$(table MsiLockPermissionsEx | awk -F'\t' '$1=="LockConfigDir" {print $4}')\"" host/src/deploy/secure_dir.rs)"
+check_eq "Apps entry: help and about links, contact" \
+  "ARPCONTACT=cis-renew maintainers,ARPHELPLINK=https://digital.nhs.uk/services/care-identity-service,ARPURLINFOABOUT=https://digital.nhs.uk/services/care-identity-service," \
+  "$(table Property | awk -F'\t' '$1 ~ /^ARP(HELPLINK|URLINFOABOUT|CONTACT)$/ {print $1"="$2}' | sort | tr '\n' ',')"
+check_eq "Apps entry: the install folder, set after CostFinalize" "51:ARPINSTALLLOCATION:[INSTALLDIR]:1001" \
+  "$(table CustomAction | awk -F'\t' '$1=="SetArpInstallLocation" {print $2":"$3":"$4}'):$(table InstallExecuteSequence | awk -F'\t' '$1=="SetArpInstallLocation" {print $3}')"
 check "LaunchCondition refuses a downgrade" sh -c "msiinfo export '$msi1' LaunchCondition | grep -q 'NOT WIX_DOWNGRADE_DETECTED'"
-seq=$(table InstallExecuteSequence | awk -F'\t' '$1=="RemoveExistingProducts"||$1=="InstallValidate"||$1=="InstallInitialize" {print $1"="$3}' | sort | tr '\n' ',')
-check_eq "the old version is removed between InstallValidate and InstallInitialize" \
-  "InstallInitialize=1500,InstallValidate=1400,RemoveExistingProducts=1401," "$seq"
+seq=$(table InstallExecuteSequence | awk -F'\t' '$1=="RemoveExistingProducts"||$1=="InstallExecute"||$1=="InstallFinalize"||$1=="InstallInitialize" {print $1"="$3}' | sort | tr '\n' ',')
+check_eq "the old version is removed after InstallInitialize, inside the transaction" \
+  "InstallFinalize=6600,InstallInitialize=1500,RemoveExistingProducts=1501," "$seq"
+check_eq "host.json: never overwrites one that is there, and stays when a version is removed (NeverOverwrite, Permanent)" "400" \
+  "$(table Component | awk -F'\t' '$1=="DefaultConfig" {print $4}')"
 check "manifests in the MSI equal manifests/windows (relative path)" sh -c \
   "grep -q '\"path\": \"cis-renew-host.exe\"' installer/out/stage-windows-1.0.0/chrome.json && cmp -s installer/out/stage-windows-1.0.0/firefox.json manifests/windows/firefox.json"
 check "the .exe imports only system DLLs (no mingw runtime to ship)" sh -c \
@@ -104,6 +125,14 @@ for entry in "${hosts_keys[@]}"; do
   key=${entry%|*} file=${entry#*|}
   check_eq "$key -> installed $file" "C:\\Program Files\\cis-renew\\$file" "$(key_value "$key")"
 done
+# Wine records no owner: whatever it creates belongs to the wine user, so the host refuses the
+# installed host.json (on Windows the MSI's files belong to SYSTEM or Administrators). That
+# refusal is the Windows owner/DACL check at work; the checks after it run on the defaults,
+# which the shipped host.json does not change.
+frames=$(python3 installer/tests/nm_client.py -- wine 'C:\Program Files\cis-renew\cis-renew-host.exe' chrome-extension://$chromium_id/ 2>&1)
+check "under wine the host refuses host.json, which wine says the wine user owns" sh -c \
+  "printf '%s\n' '$frames' | grep -q CONFIG_INVALID && printf '%s\n' '$frames' | grep -q 'owned by S-1-5-21-'"
+rm -f "$pd/host.json"
 frames=$(python3 installer/tests/nm_client.py --request '{"id":1,"command":"status"}' -- \
   wine 'C:\Program Files\cis-renew\cis-renew-host.exe' chrome-extension://$chromium_id/ 2>&1)
 check "installed .exe says hello first" sh -c "printf '%s\n' '$frames' | head -n1 | grep -q '\"type\": \"hello\"'"
@@ -128,8 +157,7 @@ echo '{"logLevel": "debug"}' >"$pd/host.json"
 wine msiexec /i "$msi2" /qn </dev/null >/dev/null 2>&1
 check_eq "msiexec /i 1.1.0 (upgrade) exits 0" 0 $?
 check_eq "one Add/Remove entry, now 1.1.0" "1.1.0 " "$(arp_versions)"
-# The old version goes first (see the .wxs), so the shipped default comes back.
-check "the upgrade leaves the shipped default config" cmp -s "$pd/host.json" installer/windows/host.json
+check_eq "the upgrade keeps IT's config" '{"logLevel": "debug"}' "$(cat "$pd/host.json")"
 check_eq "keys still point at the manifests after the upgrade" "C:\\Program Files\\cis-renew\\edge.json" \
   "$(key_value 'HKLM\Software\Microsoft\Edge\NativeMessagingHosts\uk.nhs.cis_renew')"
 check "exe still installed after the upgrade" test -f "$pf/cis-renew-host.exe"
@@ -138,10 +166,11 @@ wine msiexec /i "$msi1" /qn </dev/null >/dev/null 2>&1
 code=$?
 check "msiexec /i 1.0.0 over 1.1.0 (downgrade) is refused" test "$code" -ne 0
 check_eq "still 1.1.0 after the refused downgrade" "1.1.0 " "$(arp_versions)"
-
 wine msiexec /x "$msi2" /qn </dev/null >/dev/null 2>&1
 check_eq "msiexec /x exits 0" 0 $?
-check "no files left in Program Files or ProgramData" sh -c "! test -e '$pf' && ! test -e '$pd'"
+check "no files left in Program Files; in ProgramData only IT's host.json (Permanent)" sh -c \
+  "! test -e '$pf' && test \"\$(ls -A '$pd')\" = host.json && grep -q debug '$pd/host.json'"
+rm -rf "$pd"
 left=""
 for entry in "${hosts_keys[@]}" 'HKLM\Software\cis-renew|'; do key_exists "${entry%|*}" && left="$left ${entry%|*}"; done
 check_eq "no keys left" "" "$left"
@@ -152,6 +181,7 @@ wine msiexec /i "$msi2" /qn 'INSTALLDIR=C:\Tools\cis-renew\' </dev/null >/dev/nu
 check_eq "msiexec /i with INSTALLDIR exits 0" 0 $?
 check_eq "Chrome's key points into INSTALLDIR" 'C:\Tools\cis-renew\chrome.json' \
   "$(key_value 'HKLM\Software\Google\Chrome\NativeMessagingHosts\uk.nhs.cis_renew')"
+rm -f "$pd/host.json"  # wine's owner again (see above)
 frames=$(python3 installer/tests/nm_client.py -- wine 'C:\Tools\cis-renew\cis-renew-host.exe' 'C:\Tools\cis-renew\firefox.json' "$firefox_id" 2>&1)
 check "the host in INSTALLDIR says hello to Firefox's add-on ID" sh -c "printf '%s\n' '$frames' | head -n1 | grep -q hello"
 doctor=$(wine 'C:\Tools\cis-renew\cis-renew-host.exe' doctor --json --browser firefox </dev/null 2>/dev/null | tr -d '\r')

@@ -21,6 +21,19 @@ fi
 rm -rf "$stage"
 mkdir -p "$stage"
 cp "$exe" "$stage/cis-renew-host.exe"
+
+# Authenticode: with CIS_RENEW_SIGN_CERT (PEM certificate chain) and CIS_RENEW_SIGN_KEY (PEM key),
+# the .exe is signed before it is packed and the MSI after it is built (osslsigncode, SHA-256;
+# CIS_RENEW_SIGN_TIMESTAMP=URL adds an RFC 3161 timestamp).
+sign() {
+  [ -n "${CIS_RENEW_SIGN_CERT:-}" ] || return 0
+  local file=$1 description=$2
+  osslsigncode sign -certs "$CIS_RENEW_SIGN_CERT" -key "${CIS_RENEW_SIGN_KEY:?CIS_RENEW_SIGN_KEY is needed with CIS_RENEW_SIGN_CERT}" \
+    -h sha256 -n "$description" -i "https://digital.nhs.uk/services/care-identity-service" \
+    ${CIS_RENEW_SIGN_TIMESTAMP:+-ts "$CIS_RENEW_SIGN_TIMESTAMP"} -in "$file" -out "$file.signed" >/dev/null
+  mv "$file.signed" "$file"
+}
+sign "$stage/cis-renew-host.exe" "cis-renew native host"
 cp "$repo"/manifests/windows/{chrome,chromium,edge,firefox}.json "$stage/"
 cp "$repo/installer/windows/host.json" "$stage/host.json"
 
@@ -47,4 +60,21 @@ printf '%s\t%s\t%s\t%s\t%s\r\n' \
 sed -i '3s/\t\t\t\r$/\r/' "$stage/MsiLockPermissionsEx.idt"
 msibuild "$msi" -i "$stage/MsiLockPermissionsEx.idt"
 
+# What the .wxs asks for but wixl does not write (MajorUpgrade's Schedule, Component's
+# NeverOverwrite and Permanent), set in the tables directly:
+# - the old product is removed right after InstallInitialize, inside the transaction, so a
+#   failed upgrade rolls back to the old product instead of leaving nothing;
+# - the Apps entry names the install folder (ARPINSTALLLOCATION = INSTALLDIR, after CostFinalize);
+# - host.json (Attributes 400 = 64-bit 256 | NeverOverwrite 128 | Permanent 16) is never replaced
+#   when one is there, and removing the old product does not take it: IT's settings survive
+#   every upgrade, and an uninstall leaves them, as dpkg -r leaves /etc.
+for query in \
+  "UPDATE InstallExecuteSequence SET Sequence = 1501 WHERE Action = 'RemoveExistingProducts'" \
+  "UPDATE Component SET Attributes = 400 WHERE Component = 'DefaultConfig'" \
+  "INSERT INTO CustomAction (Action, Type, Source, Target) VALUES ('SetArpInstallLocation', 51, 'ARPINSTALLLOCATION', '[INSTALLDIR]')" \
+  "INSERT INTO InstallExecuteSequence (Action, Sequence) VALUES ('SetArpInstallLocation', 1001)"; do
+  msibuild "$msi" -q "$query" >/dev/null || { echo "build.sh: msibuild failed: $query" >&2; exit 1; }
+done
+
+sign "$msi" "cis-renew native host $version"
 echo "$msi"

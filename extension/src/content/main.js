@@ -110,7 +110,7 @@
         refused = null;
         if (r) send({ type: 'renew.dismiss' });
         state = state && { ...state, renewal: null };
-        if (confirmRenewal()) return;
+        if (onRenew()) return;
         break;
       case 'showPin':
         send({ type: 'pin.reveal' });

@@ -218,6 +218,16 @@ ol.steps li[data-state="current"] { color: #212b32; font-weight: 700; }
     let dialog = null; // { host, shadow, dlg, heading, body, live, buttons, kind, parts }
     let lastFocus = null;
 
+    // Registered first of all (window, capture), so an Escape that only dismisses the tooltip
+    // reaches neither the page's menu nor the site adapter's menu keys.
+    doc.defaultView.addEventListener(
+      'keydown',
+      (e) => {
+        if (menuItem && menuItem.tooltip) menuItem.tooltip.onKey(e);
+      },
+      true,
+    );
+
     function renew(e) {
       if (!menuState.enabled) return;
       lastFocus = e.currentTarget || e.target;
@@ -278,7 +288,7 @@ ol.steps li[data-state="current"] { color: #212b32; font-weight: 700; }
         show();
       };
       // Escape dismisses the tooltip and nothing else (the page's menu stays open); a second
-      // Escape reaches the page as usual.
+      // Escape reaches the page as usual. Called by the one window listener of createUi.
       const onKey = (e) => {
         if (e.key !== 'Escape' || !visible()) return;
         e.preventDefault();
@@ -287,7 +297,6 @@ ol.steps li[data-state="current"] { color: #212b32; font-weight: 700; }
         dismissed = true;
         hide();
       };
-      doc.addEventListener('keydown', onKey, true);
       control.addEventListener('mouseenter', start);
       control.addEventListener('focus', start);
       control.addEventListener('mouseleave', hideSoon);
@@ -308,9 +317,9 @@ ol.steps li[data-state="current"] { color: #212b32; font-weight: 700; }
         hide,
         place,
         visible,
+        onKey,
         remove() {
           hide();
-          doc.removeEventListener('keydown', onKey, true);
           tip.remove();
         },
       };

@@ -113,9 +113,11 @@ pub fn diagnose(inputs: &Inputs) -> Report {
             config
         }
         Err(error) => {
+            // The settings loader may have said how to fix it already.
             let fix = named_files(&config_path())
                 .iter()
                 .find_map(|path| permission_fix(path))
+                .filter(|_| !error.message.contains("Fix: "))
                 .map(|fix| format!(" Fix: {fix}."))
                 .unwrap_or_default();
             checks.push(check(
@@ -131,8 +133,14 @@ pub fn diagnose(inputs: &Inputs) -> Report {
         checks.push(check_browser(inputs, browser, &config));
     }
     checks.extend(check_system_config(inputs));
-    checks.push(check_module(&config));
+    let (module_check, module) = check_module(&config);
+    checks.push(module_check);
     let (readers, managed_reader) = check_readers(&config, &mut checks);
+    if let (Some(module), Some(reader)) = (&module, &managed_reader) {
+        if readers.iter().any(|r| &r.name == reader && r.card_present) {
+            checks.push(check_managed_slot(&config, module, reader));
+        }
+    }
     Report {
         ok: checks.iter().all(|c| c.status != Status::Fail),
         version: env!("CARGO_PKG_VERSION"),
@@ -386,20 +394,70 @@ fn check_system_config(inputs: &Inputs) -> Option<Check> {
     ))
 }
 
-fn check_module(config: &Config) -> Check {
+fn check_module(config: &Config) -> (Check, Option<TokenModule>) {
     if let Some(fix) = permission_fix(&config.pkcs11_module) {
         let problem = crate::fileperm::check_admin_only(&config.pkcs11_module).err().unwrap_or_default();
         let detail =
             format!("{} {problem}, so the host will not load it. Fix: {fix}", config.pkcs11_module.display());
-        return check("pkcs11 module", Status::Fail, detail);
+        return (check("pkcs11 module", Status::Fail, detail), None);
     }
     match TokenModule::load(&config.pkcs11_module) {
         Ok(module) => {
             let tokens = module.pkcs11().get_slots_with_token().map(|s| s.len()).unwrap_or(0);
-            let detail = format!("{} loads; {tokens} token(s) present", config.pkcs11_module.display());
-            check("pkcs11 module", Status::Ok, detail)
+            // Which middleware it is (e.g. "OpenSC Project, OpenSC smartcard framework 0.23").
+            let library = module
+                .pkcs11()
+                .get_library_info()
+                .map(|i| {
+                    let v = i.library_version();
+                    format!(
+                        "{}, {} {}.{}",
+                        i.manufacturer_id().trim(),
+                        i.library_description().trim(),
+                        v.major(),
+                        v.minor()
+                    )
+                })
+                .unwrap_or_default();
+            let detail =
+                format!("{} loads ({library}); {tokens} token(s) present", config.pkcs11_module.display());
+            (check("pkcs11 module", Status::Ok, detail), Some(module))
         }
-        Err(error) => check("pkcs11 module", Status::Fail, format!("{} ({})", error.message, error.code)),
+        Err(error) => {
+            (check("pkcs11 module", Status::Fail, format!("{} ({})", error.message, error.code)), None)
+        }
+    }
+}
+
+/// The managed reader's slot as the module sees it (found as `status` finds it: the slot
+/// map, else the slot named after the reader) and what the module made of the card: on
+/// OpenSC the token's manufacturer and model name the card driver ("www.CardContact.de",
+/// "PKCS#15 emulated" for a SmartCard-HSM).
+fn check_managed_slot(config: &Config, module: &TokenModule, reader: &str) -> Check {
+    let name = "managed card";
+    match module.slot_for_reader(reader, config.slot_map.get(reader)) {
+        Ok(Some(slot)) => match module.pkcs11().get_token_info(slot) {
+            Ok(token) => check(
+                name,
+                Status::Ok,
+                format!(
+                    "slot {} ({reader}): token '{}', {} {}",
+                    slot.id(),
+                    token.label().trim(),
+                    token.manufacturer_id().trim(),
+                    token.model().trim()
+                ),
+            ),
+            Err(error) => {
+                check(name, Status::Fail, format!("slot {}: C_GetTokenInfo failed ({error})", slot.id()))
+            }
+        },
+        Ok(None) => check(
+            name,
+            Status::Warn,
+            format!("a card is in {reader}, but the module shows no token for it (unknown card, or slotMap)"),
+        ),
+        Err(error) => check(name, Status::Fail, format!("{} ({})", error.message, error.code)),
     }
 }
 

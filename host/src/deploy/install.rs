@@ -328,7 +328,7 @@ pub fn apply(
             }
             Action::SecureDir { path } => {
                 let path = rooted(root, path);
-                super::secure_dir::secure(&path).map_err(|e| io_error(&path, e))?;
+                super::secure_dir::secure(&path, root.is_some()).map_err(|e| io_error(&path, e))?;
                 Outcome::Secured(path.display().to_string())
             }
             Action::DeleteKey { key } => {

@@ -14,8 +14,10 @@ pub const WINDOWS_SDDL: &str = "O:BAD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI
 /// The Unix mode for such a folder.
 pub const UNIX_MODE: u32 = 0o755;
 
-/// Creates `dir` if needed and gives it the owner and permissions above.
-pub fn secure(dir: &Path) -> io::Result<()> {
+/// Creates `dir` if needed and gives it the owner and permissions above. `staging` (a package
+/// being built under `--root`, perhaps by an ordinary user): the mode only, as the package tool
+/// sets the owner.
+pub fn secure(dir: &Path, staging: bool) -> io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let meta = std::fs::symlink_metadata(dir)?;
     if !meta.file_type().is_dir() {
@@ -24,7 +26,7 @@ pub fn secure(dir: &Path) -> io::Result<()> {
             "is not a folder (a link or a file is there)",
         ));
     }
-    platform::secure(dir)
+    platform::secure(dir, staging)
 }
 
 #[cfg(unix)]
@@ -34,9 +36,9 @@ mod platform {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     use std::path::Path;
 
-    pub fn secure(dir: &Path) -> io::Result<()> {
+    pub fn secure(dir: &Path, staging: bool) -> io::Result<()> {
         let meta = std::fs::metadata(dir)?;
-        if meta.uid() != 0 || meta.gid() != 0 {
+        if !staging && (meta.uid() != 0 || meta.gid() != 0) {
             std::os::unix::fs::chown(dir, Some(0), Some(0))?;
         }
         if meta.mode() & 0o7777 != UNIX_MODE {
@@ -68,7 +70,7 @@ mod platform {
         s.encode_wide().chain(std::iter::once(0)).collect()
     }
 
-    pub fn secure(dir: &Path) -> io::Result<()> {
+    pub fn secure(dir: &Path, _staging: bool) -> io::Result<()> {
         let sddl = wide(std::ffi::OsStr::new(WINDOWS_SDDL));
         let path = wide(dir.as_os_str());
         let mut sd: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
@@ -99,7 +101,7 @@ mod platform {
 
 #[cfg(not(any(unix, windows)))]
 mod platform {
-    pub fn secure(_dir: &std::path::Path) -> std::io::Result<()> {
+    pub fn secure(_dir: &std::path::Path, _staging: bool) -> std::io::Result<()> {
         Ok(())
     }
 }
@@ -125,15 +127,15 @@ mod tests {
         let open = dir.path().join("cis-renew");
         std::fs::create_dir(&open).expect("mkdir");
         std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).expect("chmod");
-        secure(&open).expect("secure");
+        secure(&open, false).expect("secure");
         let meta = std::fs::metadata(&open).expect("stat");
         assert_eq!(meta.mode() & 0o7777, 0o755);
         assert_eq!((meta.uid(), meta.gid()), (0, 0), "the tests run as root, as a system install does");
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(&open, &link).expect("symlink");
-        let err = secure(&link).expect_err("a link is refused");
+        let err = secure(&link, false).expect_err("a link is refused");
         assert!(err.to_string().contains("not a folder"), "{err}");
-        secure(&dir.path().join("new/deeper")).expect("creates");
+        secure(&dir.path().join("new/deeper"), true).expect("creates");
         assert!(dir.path().join("new/deeper").is_dir());
     }
 }

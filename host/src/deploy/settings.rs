@@ -115,32 +115,15 @@ fn error(path: &Path, detail: &str) -> HostError {
     HostError::new(ErrorCode::ConfigInvalid, format!("The host configuration {} {detail}.", path.display()))
 }
 
-/// A drop-in counts only if administrators alone can change it, as the system file (issue 13).
-#[cfg(unix)]
+/// The system file and each drop-in count only if administrators alone can change them, by
+/// the same rule as every other config file (`crate::fileperm`: the whole path on Unix, owner
+/// and DACL on Windows).
 fn check_owner(path: &Path) -> Result<(), HostError> {
-    use std::os::unix::fs::MetadataExt;
-    for p in [Some(path), path.parent()].into_iter().flatten() {
-        let meta = std::fs::metadata(p).map_err(|e| error(p, &format!("cannot be read ({e})")))?;
-        if meta.uid() != 0 || meta.mode() & 0o022 != 0 {
-            return Err(error(
-                p,
-                &format!(
-                    "is not used: it is owned by uid {} with mode {:o}; only root may be able to change it. \
-                     Fix: sudo chown root:root {0} && sudo chmod go-w {0}",
-                    meta.uid(),
-                    meta.mode() & 0o7777,
-                )
-                .replace("{0}", &p.display().to_string()),
-            ));
-        }
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn check_owner(_path: &Path) -> Result<(), HostError> {
-    // Windows reads its policy from HKLM (administrators only); drop-ins are a Linux/macOS source.
-    Ok(())
+    crate::fileperm::check_admin_only(path).map_err(|problem| {
+        let mut error = crate::config::untrusted_file(path, "host configuration", &problem);
+        error.message = format!("{} Fix: {}.", error.message, crate::fileperm::how_to_fix(path));
+        error
+    })
 }
 
 /// `HKLM\Software\Policies\cis-renew`, turned into settings.
@@ -321,6 +304,10 @@ mod tests {
             "{}",
             err.message
         );
-        assert!(err.message.contains("Fix: sudo chown root:root"), "{}", err.message);
+        assert!(
+            err.message.contains("Fix: ") && err.message.contains("sudo chown root:root"),
+            "{}",
+            err.message
+        );
     }
 }

@@ -165,12 +165,17 @@ pub fn begin(
     // passcode, unless the card shows an interrupted renewal; then sign in anyway, so recovery
     // can finish it (and the rule is applied again to the recovered card).
     let verdict = card.eligibility(OffsetDateTime::now_utc(), services.config.renewal_window_days);
+    // After reading the card: OpenSC shows a card pulled while it was read as a card with
+    // fewer objects, so a card gone by now is NO_CARD, not whatever that reading suggests.
+    let presence = PcscPresence::capture(&card.reader.name)?;
     if let Some(reason) = verdict.reason {
         if !card.inventory.interrupted() || reason == NotRenewableReason::PinLocked {
+            if reason != NotRenewableReason::PinLocked {
+                crate::readers::presence::Presence::check_settled(&presence)?;
+            }
             return Err(not_renewable(reason));
         }
     }
-    let presence = PcscPresence::capture(&card.reader.name)?;
     let module = services.token()?;
     let slot = module
         .slot_for_reader(&card.reader.name, services.config.slot_map.get(&card.reader.name))?

@@ -24,7 +24,22 @@ pub const RECHECK_AFTER: Duration = Duration::from_millis(20);
 pub trait Presence {
     /// `Ok` when the same card is present; `CARD_REMOVED` otherwise.
     fn check(&self) -> Result<(), HostError>;
+
+    /// Like [`Presence::check`], asking PC/SC now even if a check passed a moment ago (after
+    /// an operation failed, to tell a pulled card from a card error).
+    fn check_now(&self) -> Result<(), HostError> {
+        self.check()
+    }
+
+    /// Like [`Presence::check_now`], checking again for a short while: PC/SC may take a poll
+    /// interval (vpcd: up to ~0.4 s) to notice a card pulled mid-command. For error paths.
+    fn check_settled(&self) -> Result<(), HostError> {
+        self.check_now()
+    }
 }
+
+/// How long [`Presence::check_settled`] gives PC/SC.
+pub const SETTLE: Duration = Duration::from_millis(500);
 
 /// The managed reader's card as PC/SC saw it when the renewal started.
 pub struct PcscPresence {
@@ -60,6 +75,22 @@ impl Presence for PcscPresence {
         } else {
             self.last_passed.set(None);
             Err(HostError::new(ErrorCode::CardRemoved, "The card was removed. Put it back and try again."))
+        }
+    }
+
+    fn check_now(&self) -> Result<(), HostError> {
+        self.last_passed.set(None);
+        self.check()
+    }
+
+    fn check_settled(&self) -> Result<(), HostError> {
+        let start = Instant::now();
+        loop {
+            self.check_now()?;
+            if start.elapsed() >= SETTLE {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 }

@@ -71,6 +71,12 @@ impl Plan {
 /// only it plans nothing: without the private keys it could take a complete pair for a broken
 /// one.
 pub fn plan(inventory: &Inventory) -> Plan {
+    plan_with(inventory, true)
+}
+
+/// [`plan`], or with `finish` false a plan that undoes every pending group even when it could
+/// be finished (for middleware that cannot relabel what it read back from the card).
+fn plan_with(inventory: &Inventory, finish: bool) -> Plan {
     if inventory.visibility() != Visibility::SignedIn {
         return Plan::default();
     }
@@ -81,9 +87,10 @@ pub fn plan(inventory: &Inventory) -> Plan {
     // install of that role: it is rolled forward, so recovery never destroys a new key whose
     // certificate is on the card (the CA issued it; throwing it away would leave the sponsor
     // to start again). A pending group without its certificate (keys made, requests sent, no
-    // answer stored) is rolled back. Either way every role keeps a working pair.
+    // answer stored) is rolled back. Either way every role keeps a working pair. With `finish`
+    // false (the middleware cannot relabel) every pending group is rolled back.
     for group in groups.iter().filter(|g| g.pending()) {
-        if group.complete() && group.role().is_some_and(|r| RENEWED_ROLES.contains(&r)) {
+        if finish && group.complete() && group.role().is_some_and(|r| RENEWED_ROLES.contains(&r)) {
             forward.push(group);
         } else {
             plan.rolled_back.push(group.id.clone());
@@ -141,6 +148,10 @@ pub fn recover(card: &mut dyn Card) -> Result<Plan, HostError> {
     Ok(plan)
 }
 
+fn is_label_read_only(error: &HostError) -> bool {
+    error.extra.get("reason").and_then(|r| r.as_str()) == Some(crate::token::write::LABEL_READ_ONLY)
+}
+
 /// Carries out a plan, in order.
 pub fn execute(card: &mut dyn Card, plan: &Plan) -> Result<(), HostError> {
     if plan.is_empty() {
@@ -153,9 +164,23 @@ pub fn execute(card: &mut dyn Card, plan: &Plan) -> Result<(), HostError> {
         plan.retired.len()
     );
     for action in &plan.actions {
-        match action {
-            Action::Relabel { object, label, .. } => card.set_label(*object, label)?,
-            Action::Destroy { object, .. } => card.destroy(*object)?,
+        let done = match action {
+            Action::Relabel { object, label, .. } => card.set_label(*object, label),
+            Action::Destroy { object, .. } => card.destroy(*object),
+        };
+        match done {
+            Err(error) if !plan.rolled_forward.is_empty() && is_label_read_only(&error) => {
+                // The middleware cannot give the new objects their final labels (OpenSC, for
+                // objects it read back after a re-insertion): the renewal cannot be finished,
+                // so it is undone. The old pairs are all still there (they are retired only
+                // after every relabel), so the card keeps a working pair per role.
+                log::warn!(
+                    "the card's middleware cannot relabel the new pairs; undoing the interrupted renewal"
+                );
+                let inventory = Inventory::new(&card.objects()?, Visibility::SignedIn);
+                return execute(card, &plan_with(&inventory, false));
+            }
+            other => other?,
         }
     }
     Ok(())

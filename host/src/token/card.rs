@@ -199,6 +199,24 @@ impl CryptokiCard {
         }
     }
 
+    /// A failed operation on a card that has left the reader since is `CARD_REMOVED`: OpenSC
+    /// reports a card pulled mid-operation as whatever the step failed with
+    /// (CKR_GENERAL_ERROR, CKR_FUNCTION_FAILED, ...), SoftHSM never notices.
+    fn removed_or(&self, error: HostError) -> HostError {
+        if error.code != crate::protocol::ErrorCode::TokenError {
+            return error;
+        }
+        match self.presence.as_ref().map(|p| p.check_settled()) {
+            Some(Err(gone)) if gone.code == crate::protocol::ErrorCode::CardRemoved => {
+                match error.extra.get("pkcs11").cloned() {
+                    Some(detail) => gone.with("pkcs11", detail),
+                    None => gone,
+                }
+            }
+            _ => error,
+        }
+    }
+
     /// Remembers a handle and returns its reference.
     pub(super) fn remember(&mut self, handle: ObjectHandle) -> ObjectRef {
         let value = super::objects::handle_value(handle);
@@ -220,22 +238,31 @@ impl CryptokiCard {
 impl Card for CryptokiCard {
     fn token_state(&mut self) -> Result<TokenState, HostError> {
         self.ensure_present()?;
-        self.read_token_state()
+        let result = self.read_token_state();
+        result.map_err(|e| self.removed_or(e))
     }
 
     fn login(&mut self, pin: Option<&AuthPin>) -> Result<(), HostError> {
         self.ensure_present()?;
-        self.login_user(pin)
+        let result = self.login_user(pin);
+        result.map_err(|e| self.removed_or(e))
     }
 
     fn objects(&mut self) -> Result<Vec<CardObject>, HostError> {
         self.ensure_present()?;
-        self.list_objects()
+        let result = self.list_objects();
+        let objects = result.map_err(|e| self.removed_or(e))?;
+        // OpenSC lists what it could read before a pull as if that were the whole card.
+        if let Some(presence) = &self.presence {
+            presence.check_now()?;
+        }
+        Ok(objects)
     }
 
     fn can_make(&mut self, algorithm: KeyAlgorithm) -> Result<bool, HostError> {
         self.ensure_present()?;
-        self.supports(algorithm)
+        let result = self.supports(algorithm);
+        result.map_err(|e| self.removed_or(e))
     }
 
     fn generate_key_pair(
@@ -245,12 +272,14 @@ impl Card for CryptokiCard {
         label: &str,
     ) -> Result<KeyPairRefs, HostError> {
         self.ensure_present()?;
-        self.generate(algorithm, id, label)
+        let result = self.generate(algorithm, id, label);
+        result.map_err(|e| self.removed_or(e))
     }
 
     fn public_key(&mut self, key: ObjectRef) -> Result<PublicKey, HostError> {
         self.ensure_present()?;
-        self.read_public_key(key)
+        let result = self.read_public_key(key);
+        result.map_err(|e| self.removed_or(e))
     }
 
     fn sign(
@@ -260,26 +289,31 @@ impl Card for CryptokiCard {
         message: &[u8],
     ) -> Result<Signature, HostError> {
         self.ensure_present()?;
-        self.sign_message(key, algorithm, message)
+        let result = self.sign_message(key, algorithm, message);
+        result.map_err(|e| self.removed_or(e))
     }
 
     fn write_certificate(&mut self, certificate: &NewCertificate) -> Result<ObjectRef, HostError> {
         self.ensure_present()?;
-        self.create_certificate(certificate)
+        let result = self.create_certificate(certificate);
+        result.map_err(|e| self.removed_or(e))
     }
 
     fn read_certificate(&mut self, certificate: ObjectRef) -> Result<Vec<u8>, HostError> {
         self.ensure_present()?;
-        self.read_certificate_value(certificate)
+        let result = self.read_certificate_value(certificate);
+        result.map_err(|e| self.removed_or(e))
     }
 
     fn set_label(&mut self, object: ObjectRef, label: &str) -> Result<(), HostError> {
         self.ensure_present()?;
-        self.relabel(object, label)
+        let result = self.relabel(object, label);
+        result.map_err(|e| self.removed_or(e))
     }
 
     fn destroy(&mut self, object: ObjectRef) -> Result<(), HostError> {
         self.ensure_present()?;
-        self.destroy_object(object)
+        let result = self.destroy_object(object);
+        result.map_err(|e| self.removed_or(e))
     }
 }

@@ -6,6 +6,10 @@ use super::token_error;
 use crate::protocol::{ErrorCode, HostError};
 use cryptoki::object::{Attribute, AttributeType, CertificateType, ObjectClass};
 
+/// The `reason` of a TOKEN_ERROR from a relabel the middleware cannot do (see
+/// [`CryptokiCard::relabel`]); recovery then undoes the renewal instead of finishing it.
+pub const LABEL_READ_ONLY: &str = "LABEL_READ_ONLY";
+
 impl CryptokiCard {
     pub(super) fn create_certificate(
         &mut self,
@@ -41,9 +45,24 @@ impl CryptokiCard {
 
     pub(super) fn relabel(&mut self, object: ObjectRef, label: &str) -> Result<(), HostError> {
         let handle = self.handle(object)?;
-        self.session
-            .update_attributes(handle, &[Attribute::Label(label.as_bytes().to_vec())])
-            .map_err(token_error)
+        self.session.update_attributes(handle, &[Attribute::Label(label.as_bytes().to_vec())]).map_err(|e| {
+            // OpenSC relabels only objects it made since it last read the card: the ones it
+            // read back (after a re-insertion, or in another process) have no PKCS#15
+            // directory entry to rewrite, and C_SetAttributeValue gives CKR_ARGUMENTS_BAD.
+            let read_only = matches!(
+                e,
+                cryptoki::error::Error::Pkcs11(
+                    cryptoki::error::RvError::ArgumentsBad | cryptoki::error::RvError::AttributeReadOnly,
+                    _
+                )
+            );
+            let error = token_error(e);
+            if read_only {
+                error.with("reason", LABEL_READ_ONLY)
+            } else {
+                error
+            }
+        })
     }
 
     pub(super) fn destroy_object(&mut self, object: ObjectRef) -> Result<(), HostError> {

@@ -44,12 +44,15 @@ test('firefox adapter: an overlay menu created on open renews the card', async (
     await dialog.waitFor('button[data-action="continue"]');
     assert.equal(await page.call(() => document.querySelector('.overlay-menu') === null), true, 'the menu closed behind the dialog');
     await shots.take(page, 'confirmation', { fullPage: false });
+    // Continue accepts nothing until the confirmation has been shown for half a second.
+    await dialog.waitFor('button[data-action="continue"]:not([aria-disabled])');
     await dialog.click('button[data-action="continue"]');
     const pinWindow = await firefox.waitForPage(/^moz-extension:\/\/[^/]+\/src\/ui\/pin\.html$/);
     await pinWindow.waitFor(() => {
       const input = document.querySelector('#pin');
-      return input && !input.disabled && document.activeElement === input;
-    }, [], { what: 'the passcode field, focused' });
+      const ready = document.querySelector('#form[data-ready]'); // keys are ignored for a moment first
+      return ready && input && !input.disabled && document.activeElement === input;
+    }, [], { what: 'the passcode field, focused and taking input' });
     await pinWindow.keys(PASSCODE);
     await pinWindow.press('Enter');
     await dialog.waitFor('dialog', { text: /renewed/i, timeout: 45000 });

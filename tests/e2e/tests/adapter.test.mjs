@@ -55,17 +55,20 @@ async function tearDown({ bed, browser }) {
 /** The confirmation -> Continue -> passcode -> done, by keyboard; then the card is checked. */
 async function finish({ bed, page, card, shots }) {
   const probe = new ShadowProbe(page);
-  await probe.waitFor('button[data-action="continue"]');
+  // Continue accepts nothing until the confirmation has been shown for half a second.
+  await probe.waitFor('button[data-action="continue"]:not([aria-disabled])');
   const confirmation = await probe.text('dialog');
   assert.doesNotMatch(confirmation, /does not show a card serial/, 'the page showed the card serial, and it matched');
   await shots.take(page, 'confirmation');
   const pinPage = page.context().waitForEvent('page', { predicate: (p) => p.url().includes('/src/ui/pin.html'), timeout: 20000 });
-  await page.keyboard.press('Enter'); // focus is on Continue
+  await page.keyboard.press('Tab'); // the confirmation starts at its heading; Tab reaches Continue
+  await page.keyboard.press('Enter');
   const pinWindow = await pinPage;
   await pinWindow.waitForSelector('#pin:not([disabled])', { timeout: 20000 });
+  await pinWindow.waitForSelector('#form[data-ready]', { timeout: 20000 }); // it takes input
   await pinWindow.fill('#pin', PASSCODE);
   // The window closes once the card takes the passcode, possibly before the key press returns.
-  await pinWindow.keyboard.press('Enter').catch((error) => {
+  await pinWindow.press('#pin', 'Enter').catch((error) => {
     if (!pinWindow.isClosed()) throw error;
   });
   await probe.waitFor('dialog', { text: /renewed/i, timeout: 60000 });

@@ -124,7 +124,7 @@ test('force-install: Chromium installs the packaged CRX by policy from a loopbac
     });
     assert.ok(pinWindow.url().startsWith(`chrome-extension://${id}/`), pinWindow.url());
     await typePasscode(pinWindow, PASSCODE);
-    await probe.waitFor('dialog', { text: /renewed|new certificates|done/i, timeout: 60000 });
+    await probe.waitFor('dialog h2', { text: /renewed/i, timeout: 60000 });
 
     const status = bed.hostStatus();
     const old = card.certificates.map((c) => c.serial.toLowerCase());

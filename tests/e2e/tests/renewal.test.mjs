@@ -86,7 +86,7 @@ test('renewal: the whole flow renews both certificates on the card', async () =>
     await shots.take(page, 'waiting-for-passcode');
     await shots.take(pinWindow, 'passcode-window');
     await typePasscode(pinWindow, PASSCODE);
-    await probe.waitFor('dialog', { text: /renewed|new certificates|done/i, timeout: 60000 });
+    await probe.waitFor('dialog h2', { text: /renewed/i, timeout: 60000 });
     await shots.take(page, 'done');
     const text = await dialogText(probe);
 
@@ -152,7 +152,7 @@ test('renewal: a wrong passcode says how many tries are left, then the right one
     await shots.take(pinWindow, 'wrong-passcode');
     await pinWindow.waitForSelector('#pin:not([disabled])');
     await typePasscode(pinWindow, PASSCODE);
-    await probe.waitFor('dialog', { text: /renewed|new certificates|done/i, timeout: 60000 });
+    await probe.waitFor('dialog h2', { text: /renewed/i, timeout: 60000 });
     await shots.take(page, 'done-after-retry');
     assertRenewedCard(bed, oldSerialsOf(card), started);
   } finally {

@@ -107,10 +107,11 @@ async function keyboardRenewal(name, { zoom }) {
 
     // Disabled with its reason: the card is out of the reader for a moment.
     await openServiceMenu(page, card.tokenSerial);
-    // First enabled (the worker's watch is running), then the card goes.
+    // First enabled (the worker's watch is running), then the card goes; on a timeout the
+    // error says what the worker saw.
     await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('aria-disabled') === null, RENEW_ITEM, { timeout: 20000 }).catch(async (e) => {
       const worker = await browser.worker.evaluate(async () => JSON.stringify({ host: self.cisRenewWorker.host.state, error: self.cisRenewWorker.host.error, status: self.cisRenewWorker.app.hub.status, scripts: await chrome.scripting.getRegisteredContentScripts(), tabs: self.cisRenewWorker.app.hub.tabs.size }));
-      await shots.take(page, 'FAILED');
+      await shots.take(page, 'failure');
       const item = await page.evaluate((s) => document.querySelector(s)?.outerHTML, RENEW_ITEM);
       throw new Error(`${e.message}; worker ${worker}; item ${item}`);
     });

@@ -181,7 +181,8 @@ impl Pcscd {
     }
 
     /// The log of the APDUs the SmartCard-HSM in `reader` received since it was last inserted
-    /// (`N CLA INS P1 P2 length -> SW`, one line each; no command data).
+    /// (`N CLA INS P1 P2 length -> SW 1.234ms`, one line each, with the time the card took; no
+    /// command data).
     pub fn apdu_log(&self, reader: usize) -> PathBuf {
         self.dir().join(format!("schsm-{reader}.apdus"))
     }

@@ -24,7 +24,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Connects to vpcd on `127.0.0.1:port` and serves the card until vpcd closes the
 /// connection or a tear fault removes the card. Each APDU is appended to `apdu_log`
-/// (`N CLA INS P1 P2 Lc -> SW`), never its data (it may hold the PIN).
+/// (`N CLA INS P1 P2 length -> SW time-in-card`), never its data (it may hold the PIN).
 pub fn serve(applet: &mut Applet, port: u16, apdu_log: Option<&Path>) -> Result<()> {
     let mut stream = connect(port)?;
     stream.set_nodelay(true).map_err(|e| Error::io("setting TCP_NODELAY", e))?;
@@ -54,14 +54,23 @@ pub fn serve(applet: &mut Applet, port: u16, apdu_log: Option<&Path>) -> Result<
             [4] => send(&mut stream, &ATR)?,
             [_] => {} // unknown control message: ignore, as vicc does
             apdu => {
+                let started = Instant::now();
                 let action = applet.handle(apdu);
+                let took = started.elapsed();
                 let status = match &action {
                     Action::Answer(r) => format!("{:04X}", r.sw),
                     Action::Tear => "torn".to_string(),
                 };
                 if let Some(f) = log.as_mut() {
                     let head: Vec<String> = apdu.iter().take(4).map(|b| format!("{b:02X}")).collect();
-                    let _ = writeln!(f, "{} {} {} -> {status}", applet.count(), head.join(" "), apdu.len());
+                    let _ = writeln!(
+                        f,
+                        "{} {} {} -> {status} {:.3}ms",
+                        applet.count(),
+                        head.join(" "),
+                        apdu.len(),
+                        took.as_secs_f64() * 1000.0
+                    );
                 }
                 match action {
                     Action::Answer(r) => send(&mut stream, &r.to_bytes())?,
