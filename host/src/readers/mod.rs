@@ -6,6 +6,7 @@
 
 pub mod presence;
 pub mod rule;
+pub mod track;
 pub mod watch;
 
 pub use rule::ReaderRule;

@@ -2,10 +2,15 @@
 //!
 //! PC/SC blocks in `SCardGetStatusChange` until something changes; we also wake every
 //! [`POLL`] so a stop request or a dead service is noticed without relying on cancel support.
+//! What to do with each answer is decided in [`super::track`]; this module only makes the
+//! calls, through [`StatusSource`] so a scripted source can drive the loop in tests.
 
-use super::{pcsc_error, reader_info, ReaderInfo};
+use super::pcsc_error;
+use super::track::{Known, Next, Slot, Tracker};
+pub use super::track::{Snapshot, WatchUpdate};
 use crate::protocol::HostError;
-use pcsc::{Context, Error as PcscError, ReaderState, Scope, State, PNP_NOTIFICATION};
+use pcsc::{Context, Error as PcscError, ReaderState, Scope, State};
+use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -14,23 +19,17 @@ use std::time::Duration;
 /// Longest wait before the loop checks for a stop; bounds how late a stop is seen.
 const POLL: Duration = Duration::from_millis(500);
 
-/// What the watcher reports.
-#[derive(Debug, Clone)]
-pub enum WatchUpdate {
-    /// The readers as they are now (sent at start and after every change).
-    Readers(Vec<Snapshot>),
-    /// PC/SC went away; the watcher keeps trying to reconnect.
-    Unavailable(HostError),
-}
-
-/// A reader plus the PC/SC event counter, which changes when a card is swapped even if the
-/// new card has the same ATR.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Snapshot {
-    /// Presence and ATR.
-    pub reader: ReaderInfo,
-    /// PC/SC's insert/remove counter for the reader.
-    pub event_count: u32,
+/// The PC/SC calls the watch loop makes.
+pub trait StatusSource {
+    /// `SCardListReaders`.
+    fn list_readers(&mut self) -> Result<Vec<CString>, PcscError>;
+    /// `SCardGetStatusChange` on `slots` (waiting while each `current` is the truth); on
+    /// success fills in every slot's `event` and `atr`, otherwise leaves them alone.
+    fn get_status_change(&mut self, timeout: Duration, slots: &mut [Slot]) -> Result<(), PcscError>;
+    /// Waits `pause` (the service is gone or there is nothing to wait on).
+    fn pause(&mut self, pause: Duration);
+    /// Makes a new context after the service went away.
+    fn reconnect(&mut self) -> Result<(), PcscError>;
 }
 
 /// A running watcher; stopping it (or dropping it) ends the thread.
@@ -48,7 +47,10 @@ impl Watcher {
         let context = Context::establish(Scope::User).map_err(pcsc_error)?;
         let stop = Arc::new(AtomicBool::new(false));
         let stop_flag = stop.clone();
-        let thread = std::thread::spawn(move || watch_loop(context, &stop_flag, &mut report));
+        let thread = std::thread::spawn(move || {
+            let mut source = Pcsc { context };
+            run(&mut source, &|| stop_flag.load(Ordering::SeqCst), &mut report)
+        });
         Ok(Watcher { stop, thread: Some(thread) })
     }
 
@@ -67,84 +69,75 @@ impl Drop for Watcher {
     }
 }
 
-fn watch_loop(mut context: Context, stop: &AtomicBool, report: &mut dyn FnMut(WatchUpdate)) {
-    let mut states = match reader_states(&context) {
-        Ok(states) => states,
-        Err(e) => {
-            report(WatchUpdate::Unavailable(e));
-            Vec::new()
-        }
-    };
-    let mut last: Option<Vec<Snapshot>> = None;
-    let mut unavailable = false;
-    while !stop.load(Ordering::SeqCst) {
-        for state in states.iter_mut() {
-            state.sync_current_state();
-        }
-        let outcome = if states.is_empty() {
-            Err(PcscError::NoService)
-        } else {
-            context.get_status_change(POLL, &mut states)
+/// The watch loop: asks `source`, lets the tracker decide, reports, until `stopped` or cancelled.
+pub fn run(source: &mut dyn StatusSource, stopped: &dyn Fn() -> bool, report: &mut dyn FnMut(WatchUpdate)) {
+    let mut tracker = Tracker::new();
+    let mut next = Next::Relist;
+    while !stopped() {
+        let (updates, then) = match next {
+            Next::Wait => {
+                let outcome = source.get_status_change(POLL, tracker.slots_mut());
+                tracker.waited(outcome)
+            }
+            Next::Relist => tracker.listed(source.list_readers()),
+            Next::PauseThenRelist => {
+                source.pause(POLL);
+                tracker.listed(source.list_readers())
+            }
+            Next::Reconnect => {
+                source.pause(POLL);
+                // A failed reconnect shows as a failed list, which comes back here.
+                let _ = source.reconnect();
+                tracker.reconnected();
+                tracker.listed(source.list_readers())
+            }
+            Next::Stop => break,
         };
-        match outcome {
-            Ok(()) | Err(PcscError::Timeout) => {
-                let pnp_changed =
-                    states.iter().any(|s| is_pnp(s) && s.event_state().contains(State::CHANGED));
-                if pnp_changed {
-                    match reader_states(&context) {
-                        Ok(fresh) => states = fresh,
-                        Err(e) => report(WatchUpdate::Unavailable(e)),
-                    }
-                    continue;
-                }
-                let now = snapshots(&states);
-                if last.as_ref() != Some(&now) {
-                    unavailable = false;
-                    report(WatchUpdate::Readers(now.clone()));
-                    last = Some(now);
-                }
-            }
-            Err(PcscError::UnknownReader) | Err(PcscError::ReaderUnavailable) => {
-                if let Ok(fresh) = reader_states(&context) {
-                    states = fresh;
-                }
-            }
-            Err(PcscError::Cancelled) => break,
-            Err(e) => {
-                if !unavailable {
-                    report(WatchUpdate::Unavailable(pcsc_error(e)));
-                    unavailable = true;
-                    last = None;
-                }
-                std::thread::sleep(POLL);
-                if let Ok(fresh) = Context::establish(Scope::User) {
-                    context = fresh;
-                }
-                states = reader_states(&context).unwrap_or_default();
-            }
+        updates.into_iter().for_each(&mut *report);
+        next = then;
+    }
+}
+
+/// The real PC/SC service.
+struct Pcsc {
+    context: Context,
+}
+
+impl StatusSource for Pcsc {
+    fn list_readers(&mut self) -> Result<Vec<CString>, PcscError> {
+        self.context.list_readers_owned()
+    }
+
+    fn get_status_change(&mut self, timeout: Duration, slots: &mut [Slot]) -> Result<(), PcscError> {
+        let mut states: Vec<ReaderState> =
+            slots.iter().map(|s| ReaderState::new(s.name.clone(), raw(s.current))).collect();
+        let outcome = self.context.get_status_change(timeout, &mut states);
+        // On a timeout or failure the answer fields hold nothing we can trust.
+        for (slot, state) in slots.iter_mut().zip(&states).filter(|_| outcome.is_ok()) {
+            slot.event = Known { state: state.event_state(), count: state.event_count() };
+            slot.atr = state.atr().to_vec();
         }
+        outcome
+    }
+
+    fn pause(&mut self, pause: Duration) {
+        std::thread::sleep(pause);
+    }
+
+    fn reconnect(&mut self) -> Result<(), PcscError> {
+        self.context = Context::establish(Scope::User)?;
+        Ok(())
     }
 }
 
-fn is_pnp(state: &ReaderState) -> bool {
-    state.name() == PNP_NOTIFICATION()
+/// The raw state word with the counter in its high 16 bits, as PC/SC answered it: Windows
+/// compares the counter too, so leaving it out makes every wait answer at once.
+// DWORD is u32 on Windows and c_ulong elsewhere, so the widening is a no-op on one target.
+#[allow(clippy::useless_conversion)]
+fn raw(known: Known) -> State {
+    State::from_bits_retain(known.state.bits() | pcsc::ffi::DWORD::from(known.count & 0xFFFF) << 16)
 }
 
-/// The PnP pseudo-reader plus one state per reader, all UNAWARE so the first wait answers at once.
-fn reader_states(context: &Context) -> Result<Vec<ReaderState>, HostError> {
-    let mut states = vec![ReaderState::new(PNP_NOTIFICATION(), State::UNAWARE)];
-    match context.list_readers_owned() {
-        Ok(names) => states.extend(names.into_iter().map(|n| ReaderState::new(n, State::UNAWARE))),
-        Err(PcscError::NoReadersAvailable) => {}
-        Err(e) => return Err(pcsc_error(e)),
-    }
-    Ok(states)
-}
-
-fn snapshots(states: &[ReaderState]) -> Vec<Snapshot> {
-    states
-        .iter()
-        .filter(|s| !is_pnp(s))
-        .map(|s| Snapshot { reader: reader_info(s), event_count: s.event_count() })
-        .collect()
-}
+#[cfg(test)]
+#[path = "watch_tests.rs"]
+mod tests;
