@@ -55,7 +55,7 @@ test('renewal_happyPath_pinThenEstThenComplete', async () => {
 
   assert.equal(s.r.pinSubmitted(PIN), true);
   assert.equal(s.r.phase, PHASE.BEGINNING);
-  assert.deepEqual(s.host.pending('renewBegin').params, { pin: PIN });
+  assert.deepEqual(s.host.pending('renewBegin').params, { pin: PIN, cardSerial: 'S1' });
 
   s.host.event('renewBegin', { event: 'progress', step: 'login' });
   assert.equal(s.pinLog.filter((x) => x[0] === 'close').length, 0, 'window stays while the PIN is checked');
@@ -253,7 +253,7 @@ test('renewal_pinPad_skipsTheWindow', async () => {
   s.r.start({ owner: 't1', status: dueStatus({ pinPad: true }), serial: 'S1' });
   assert.equal(s.pinLog.length, 0);
   assert.equal(s.r.phase, PHASE.BEGINNING);
-  assert.deepEqual(s.host.pending('renewBegin').params, {});
+  assert.deepEqual(s.host.pending('renewBegin').params, { cardSerial: 'S1' });
   assert.equal(s.r.view().pinPad, true);
   s.host.fail('renewBegin', new CisError('PIN_INCORRECT', 'wrong', { triesLeft: 1 }));
   await flush();
@@ -319,7 +319,7 @@ test('renewal_finalTry_needsTheHoldersConfirmation_andSaysSoToTheHost', async ()
   assert.equal(s.r.pinSubmitted(PIN), false, 'no sign-in without the confirmation');
   assert.equal(s.host.calls.length, 0);
   assert.equal(s.r.pinSubmitted(PIN, { confirmFinalTry: true }), true);
-  assert.deepEqual(s.host.pending('renewBegin').params, { pin: PIN, confirmFinalTry: true });
+  assert.deepEqual(s.host.pending('renewBegin').params, { pin: PIN, cardSerial: 'S1', confirmFinalTry: true });
 });
 
 test('renewal_wrongPinToFinalTry_orHostRefusal_asksForTheConfirmation', async () => {
@@ -332,7 +332,7 @@ test('renewal_wrongPinToFinalTry_orHostRefusal_asksForTheConfirmation', async ()
     s.r.start({ owner: 't1', status: dueStatus(), serial: 'S1' });
     assert.equal(s.pinLog[0][1].finalTry, false);
     s.r.pinSubmitted(PIN);
-    assert.deepEqual(s.host.pending('renewBegin').params, { pin: PIN }, 'no confirmation sent while not at the final try');
+    assert.deepEqual(s.host.pending('renewBegin').params, { pin: PIN, cardSerial: 'S1' }, 'no confirmation sent while not at the final try');
     s.host.fail('renewBegin', err);
     await flush();
     assert.equal(s.r.phase, PHASE.AWAITING_PIN, err.code);
@@ -341,6 +341,6 @@ test('renewal_wrongPinToFinalTry_orHostRefusal_asksForTheConfirmation', async ()
     assert.equal(again.error.code, err.code);
     assert.equal(s.r.pinSubmitted(PIN), false, `${err.code}: not without the confirmation`);
     s.r.pinSubmitted(PIN, { confirmFinalTry: true });
-    assert.deepEqual(s.host.pending('renewBegin').params, { pin: PIN, confirmFinalTry: true });
+    assert.deepEqual(s.host.pending('renewBegin').params, { pin: PIN, cardSerial: 'S1', confirmFinalTry: true });
   }
 });

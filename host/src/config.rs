@@ -81,6 +81,50 @@ pub struct Config {
     pub log_level: LogLevel,
     /// Card backend: `auto`, `pkcs11` or `piv`.
     pub card_backend: CardBackend,
+    /// The algorithm of new keys when the renewal service names none (`newKeyAlgorithm`).
+    pub new_key_algorithm: NewKeyAlgorithm,
+    /// The algorithms new keys may have, whoever asks (`allowedKeyAlgorithms`).
+    pub allowed_key_algorithms: Vec<NewKeyAlgorithm>,
+    /// How long an open renewal may wait for `renewComplete` before it is cancelled
+    /// (`renewalTimeoutSeconds`).
+    pub renewal_timeout_seconds: u32,
+}
+
+/// A new key's algorithm by its config and wire name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum NewKeyAlgorithm {
+    /// ECDSA P-384 (the default).
+    #[default]
+    P384,
+    /// ECDSA P-256.
+    P256,
+    /// RSA-2048.
+    Rsa2048,
+    /// RSA-3072.
+    Rsa3072,
+}
+
+impl NewKeyAlgorithm {
+    /// All four, in the order of `allowedKeyAlgorithms`' default.
+    pub const ALL: [NewKeyAlgorithm; 4] =
+        [NewKeyAlgorithm::P384, NewKeyAlgorithm::P256, NewKeyAlgorithm::Rsa2048, NewKeyAlgorithm::Rsa3072];
+
+    /// The algorithm.
+    pub fn algorithm(self) -> crate::token::KeyAlgorithm {
+        use crate::token::KeyAlgorithm;
+        match self {
+            NewKeyAlgorithm::P384 => KeyAlgorithm::P384,
+            NewKeyAlgorithm::P256 => KeyAlgorithm::P256,
+            NewKeyAlgorithm::Rsa2048 => KeyAlgorithm::RSA2048,
+            NewKeyAlgorithm::Rsa3072 => KeyAlgorithm::RSA3072,
+        }
+    }
+
+    /// The choice for a config or wire name (`p384`, `p256`, `rsa2048`, `rsa3072`).
+    pub fn from_name(name: &str) -> Option<NewKeyAlgorithm> {
+        NewKeyAlgorithm::ALL.into_iter().find(|a| a.algorithm().name() == name)
+    }
 }
 
 impl Default for Config {
@@ -95,6 +139,9 @@ impl Default for Config {
             allow_issuer_change: false,
             log_file: None,
             log_level: LogLevel::Info,
+            new_key_algorithm: NewKeyAlgorithm::P384,
+            allowed_key_algorithms: NewKeyAlgorithm::ALL.to_vec(),
+            renewal_timeout_seconds: 300,
             card_backend: CardBackend::Auto,
         }
     }
@@ -162,6 +209,15 @@ impl Config {
         }
         if let Err(problem) = crate::certs::chain::load_anchors(&self.trust_anchors) {
             return Err(format!("key 'trustAnchors': {problem}"));
+        }
+        if !(1..=3600).contains(&self.renewal_timeout_seconds) {
+            return Err("key 'renewalTimeoutSeconds': must be from 1 to 3600".into());
+        }
+        if self.allowed_key_algorithms.is_empty() {
+            return Err("key 'allowedKeyAlgorithms': name at least one algorithm".into());
+        }
+        if !self.allowed_key_algorithms.contains(&self.new_key_algorithm) {
+            return Err("key 'newKeyAlgorithm': must be one of 'allowedKeyAlgorithms'".into());
         }
         if matches!(&self.managed_reader, Some(p) if p.trim().is_empty()) {
             return Err("key 'managedReader': must not be empty (leave it out for the second reader)".into());
@@ -265,6 +321,11 @@ mod tests {
         assert_eq!(config.slot_map["R 2"], SlotBinding::TokenSerial("9".into()));
         assert_eq!(config.renewal_window_days, 30);
         assert_eq!(config.log_level, LogLevel::Debug);
+        let config = parse(r#"{"newKeyAlgorithm":"rsa3072","allowedKeyAlgorithms":["rsa3072","p256"]}"#)
+            .expect("algorithms");
+        assert_eq!(config.new_key_algorithm, NewKeyAlgorithm::Rsa3072);
+        assert_eq!(config.allowed_key_algorithms, vec![NewKeyAlgorithm::Rsa3072, NewKeyAlgorithm::P256]);
+        assert_eq!(NewKeyAlgorithm::from_name("p256"), Some(NewKeyAlgorithm::P256));
     }
 
     #[test]
@@ -287,6 +348,10 @@ mod tests {
             (r#"{"slotMap":{"R":{"tokenLabel":1}}}"#, "slotMap.R"),
             (r#"{"slotMap":{"R":{"label":"x"}}}"#, "slotMap.R"),
             (r#"{"logLevel":"loud"}"#, "logLevel"),
+            (r#"{"newKeyAlgorithm":"rsa1024"}"#, "newKeyAlgorithm"),
+            (r#"{"allowedKeyAlgorithms":[]}"#, "allowedKeyAlgorithms"),
+            (r#"{"renewalTimeoutSeconds":0}"#, "renewalTimeoutSeconds"),
+            (r#"{"newKeyAlgorithm":"rsa2048","allowedKeyAlgorithms":["p384"]}"#, "newKeyAlgorithm"),
             (r#"{"cardBackend":"opensc"}"#, "cardBackend"),
             (r#"{"managedReader":""}"#, "managedReader"),
             (r#"{"trustAnchors":["/nonexistent/ca.pem"]}"#, "trustAnchors"),

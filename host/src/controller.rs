@@ -1,17 +1,17 @@
 //! The controller: reads frames, turns them into requests, hands each to its handler and sends
-//! the answer. It only coordinates; handlers do the work and the outbox writes.
+//! the answer. It only coordinates; handlers do the work and the outbox writes. Card work of a
+//! renewal (PKCS#11 or PIV) goes to the card worker ([`crate::worker`]), which answers those
+//! requests itself, so
+//! this loop keeps reading stdin (`status`, `renewCancel`, `unwatch`, end of input) meanwhile.
 
 use crate::handlers;
-use crate::piv::renewal::PivRenewal;
 use crate::protocol::frame::{read_frame, FrameError, MAX_INBOUND};
-use crate::protocol::message::event;
 use crate::protocol::message::{parse_request, reply_error, reply_ok};
 use crate::protocol::{ErrorCode, HostError, Outbox, Request, RequestId};
 use crate::readers::watch::Watcher;
-use crate::renewal::steps::Progress;
-use crate::renewal::Requested;
 use crate::services::Services;
-use serde_json::{json, Map, Value};
+use crate::worker::{Job, Worker};
+use serde_json::{json, Value};
 use std::io::Read;
 use std::sync::Arc;
 use std::time::Instant;
@@ -26,16 +26,15 @@ pub struct Controller {
     services: Arc<Services>,
     outbox: Outbox,
     watcher: Option<Watcher>,
-    /// The open renewal (between `renewBegin` and `renewComplete`/`renewCancel`): one at a time.
-    renewal: Option<Requested>,
-    /// The open renewal of a PIV card (`renewBegin` .. `renewComplete`/`renewCancel`).
-    piv: Option<PivRenewal>,
+    /// Owns the renewal's card session and the open renewal (PKCS#11 or PIV).
+    worker: Option<Worker>,
 }
 
 impl Controller {
     /// A controller that answers through `outbox`.
     pub fn new(services: Arc<Services>, outbox: Outbox) -> Controller {
-        Controller { services, outbox, watcher: None, renewal: None, piv: None }
+        let worker = Worker::start(services.clone(), outbox.clone());
+        Controller { services, outbox, watcher: None, worker: Some(worker) }
     }
 
     /// Serves requests until the browser closes stdin (or sends a frame that cannot be skipped).
@@ -72,16 +71,10 @@ impl Controller {
         }
         // Dropping the watcher only flags it: exit must not wait for a blocked PC/SC call.
         self.watcher.take();
-        // The browser went away mid-renewal: nobody will complete it, so remove its keys now
-        // rather than at the next sign-in.
-        if self.piv.take().is_some() {
-            log::info!("open PIV renewal ended at exit (card reset; its journal finishes it next time)");
-        }
-        if let Some(renewal) = self.renewal.take() {
-            match renewal.cancel() {
-                Ok(()) => log::info!("open renewal cancelled at exit"),
-                Err(e) => log::warn!("could not cancel the open renewal at exit ({}); recovery will", e.code),
-            }
+        // The browser went away: the worker stops a beginning renewal when the token returns
+        // and removes an open one's keys now rather than at the next sign-in.
+        if let Some(worker) = self.worker.take() {
+            worker.shutdown();
         }
     }
 
@@ -97,11 +90,14 @@ impl Controller {
         };
         let started = Instant::now();
         let outcome = self.dispatch(&mut request);
-        self.services.set_renewal_open(self.renewal.is_some() || self.piv.is_some());
+        // Whatever the handler left (a passcode sent to the wrong command, or one refused
+        // before it was taken out) is wiped, not just dropped.
+        crate::protocol::message::wipe(&mut request.params);
         let command =
             if COMMANDS.contains(&request.command.as_str()) { request.command.as_str() } else { "(unknown)" };
         match outcome {
-            Ok(result) => {
+            Ok(None) => log::debug!("{command} id={} handed to the card worker", request.id),
+            Ok(Some(result)) => {
                 log::info!("{command} id={} ok in {:?}", request.id, started.elapsed());
                 self.outbox.send(reply_ok(&request.id, result));
             }
@@ -112,63 +108,53 @@ impl Controller {
         }
     }
 
-    fn dispatch(&mut self, request: &mut Request) -> Result<Value, HostError> {
+    /// Answers `request` (`Some`), or hands it to the card worker, which answers it (`None`).
+    fn dispatch(&mut self, request: &mut Request) -> Result<Option<Value>, HostError> {
+        let handed = |job: Job, worker: &Option<Worker>| match worker {
+            Some(worker) => worker.submit(job).map(|()| None::<Value>),
+            None => Err(HostError::new(ErrorCode::InternalError, "the card worker has stopped")),
+        };
         match request.command.as_str() {
             "renewBegin" => {
-                if let Some(result) = self.begin_piv(request)? {
-                    return Ok(result);
-                }
-                let confirm_final_try = handlers::renew_begin::take_confirm_final_try(&mut request.params)?;
-                let pin = handlers::renew_begin::take_pin(&mut request.params)?;
-                if self.renewal.is_some() {
-                    return Err(HostError::new(
-                        ErrorCode::Busy,
-                        "A renewal is already in progress. Finish or cancel it first.",
-                    ));
-                }
-                let mut progress = self.progress(&request.id);
-                let requested =
-                    handlers::renew_begin::begin(&self.services, pin, confirm_final_try, &mut progress)?;
-                let result = handlers::renew_begin::result(&requested);
-                self.renewal = Some(requested);
-                self.services.set_renewal_open(true);
-                Ok(result)
+                let params = handlers::renew_begin::take_params(&mut request.params)?;
+                handed(Job::Begin { id: request.id.clone(), params }, &self.worker)
             }
             "renewAdmin" => {
-                let mut progress = self.progress(&request.id);
-                handlers::renew_admin::handle(&mut self.piv, &mut request.params, &mut progress)
-            }
-            "renewComplete" if handlers::piv_renewal::owns(&self.piv, &request.params) => {
-                let params = handlers::renew_complete::parse(&request.params)?;
-                let mut progress = self.progress(&request.id);
-                self.services.set_renewal_open(false);
-                handlers::piv_renewal::complete(&self.services, &mut self.piv, params, &mut progress)
-            }
-            "renewCancel" if handlers::piv_renewal::owns(&self.piv, &request.params) => {
-                handlers::piv_renewal::cancel(&mut self.piv, &request.params)
+                // Takes the passcode out of the request first.
+                let (renewal_id, params) = handlers::renew_admin::parse(&mut request.params)?;
+                handed(Job::Admin { id: request.id.clone(), renewal_id, params }, &self.worker)
             }
             "renewComplete" => {
                 let params = handlers::renew_complete::parse(&request.params)?;
-                let mut progress = self.progress(&request.id);
-                // The result is the status: by then the renewal is over (or still open after a
-                // failed check, and the flag is set again below).
-                self.services.set_renewal_open(false);
-                handlers::renew_complete::complete(&self.services, &mut self.renewal, params, &mut progress)
+                handed(Job::Complete { id: request.id.clone(), params }, &self.worker)
             }
-            "renewCancel" => handlers::renew_cancel::handle(&mut self.renewal, &request.params),
-            "status" => handlers::status::handle(&self.services, &request.params),
+            "renewCancel" => {
+                handlers::params::only(&request.params, &["renewalId"])?;
+                // A renewal still beginning (a key generation, a PIN-pad entry) stops as soon
+                // as the token returns; its `renewBegin` then answers `CANCELLED`.
+                if self.worker.as_ref().is_some_and(Worker::cancel_begin) {
+                    return Ok(Some(json!({"cancelled": true})));
+                }
+                handed(Job::Cancel { id: request.id.clone(), params: request.params.clone() }, &self.worker)
+            }
+            "status" => {
+                let under_way = self.worker.as_ref().is_some_and(|w| w.observer().renewal_under_way());
+                handlers::status::handle(&self.services, &request.params, under_way).map(Some)
+            }
             "watch" => {
                 if let Some(previous) = self.watcher.take() {
                     previous.stop();
                 }
+                let observer = self.worker.as_ref().map(Worker::observer).unwrap_or_default();
                 let watcher = handlers::watch::start(
                     self.services.clone(),
                     request.id.clone(),
                     self.outbox.clone(),
                     &request.params,
+                    observer,
                 )?;
                 self.watcher = Some(watcher);
-                Ok(json!({"watching": true}))
+                Ok(Some(json!({"watching": true})))
             }
             "unwatch" => {
                 handlers::params::only(&request.params, &[])?;
@@ -176,47 +162,12 @@ impl Controller {
                 if let Some(watcher) = self.watcher.take() {
                     watcher.stop();
                 }
-                Ok(json!({"watching": false, "wasWatching": was_watching}))
+                Ok(Some(json!({"watching": false, "wasWatching": was_watching})))
             }
             other => Err(HostError::new(
                 ErrorCode::UnknownCommand,
                 format!("Unknown command '{}'.", crate::protocol::message::truncate(other)),
             )),
-        }
-    }
-
-    /// `renewBegin` on a PIV card (no passcode); `None` when the card is not one.
-    fn begin_piv(&mut self, request: &Request) -> Result<Option<Value>, HostError> {
-        if request.params.contains_key("pin") {
-            return Ok(None);
-        }
-        if self.renewal.is_some() || self.piv.is_some() {
-            return Err(HostError::new(
-                ErrorCode::Busy,
-                "A renewal is already in progress. Finish or cancel it first.",
-            ));
-        }
-        let Some(piv) = handlers::piv_renewal::try_begin(&self.services, &request.params)? else {
-            return Ok(None);
-        };
-        let result = piv.begin_result();
-        self.piv = Some(piv);
-        self.services.set_renewal_open(true);
-        Ok(Some(result))
-    }
-
-    /// A sink that turns renewal progress into `progress` events for request `id`.
-    fn progress(&self, id: &RequestId) -> impl FnMut(Progress) {
-        let outbox = self.outbox.clone();
-        let id = id.clone();
-        move |progress: Progress| {
-            let mut fields = Map::new();
-            fields.insert("step".into(), json!(progress.step.as_str()));
-            if let Some((n, of)) = progress.count {
-                fields.insert("n".into(), json!(n));
-                fields.insert("of".into(), json!(of));
-            }
-            outbox.send(event(&id, "progress", fields));
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod readers;
 pub mod renewal;
 pub mod services;
 pub mod token;
+pub mod worker;
 
 /// Runs the program for `args` (without the program name); returns the exit code.
 pub fn run(args: &[String]) -> i32 {

@@ -1,10 +1,10 @@
-//! What every handler needs: the configuration and the lazily loaded PKCS#11 module.
+//! What every handler needs: the configuration and the lazily loaded PKCS#11 module. The
+//! renewal's state is not here: the card worker owns it (`crate::worker`).
 
 use crate::config::Config;
 use crate::protocol::HostError;
 use crate::readers::ReaderRule;
 use crate::token::TokenModule;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Shared by the controller, the handlers and the watcher thread.
@@ -12,13 +12,12 @@ pub struct Services {
     /// The validated configuration.
     pub config: Config,
     token: Mutex<Option<Arc<TokenModule>>>,
-    renewal_open: AtomicBool,
 }
 
 impl Services {
     /// Services over a configuration; nothing is loaded yet, so start-up stays fast.
     pub fn new(config: Config) -> Services {
-        Services { config, token: Mutex::new(None), renewal_open: AtomicBool::new(false) }
+        Services { config, token: Mutex::new(None) }
     }
 
     /// The PKCS#11 module, loaded on first use. A failed load is retried next time, because IT
@@ -31,17 +30,6 @@ impl Services {
         let module = Arc::new(TokenModule::load(&self.config.pkcs11_module)?);
         *slot = Some(module.clone());
         Ok(module)
-    }
-
-    /// Records whether this host has a renewal open (between `renewBegin` and its end): its
-    /// pending keys are then work in progress, not leftovers of an interrupted renewal.
-    pub fn set_renewal_open(&self, open: bool) {
-        self.renewal_open.store(open, Ordering::SeqCst);
-    }
-
-    /// Whether this host has a renewal open.
-    pub fn renewal_open(&self) -> bool {
-        self.renewal_open.load(Ordering::SeqCst)
     }
 
     /// The rule that picks the managed reader.

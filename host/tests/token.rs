@@ -27,7 +27,7 @@ use x509_cert::request::CertReq;
 
 const PIN: &str = "123456";
 /// One token per test, all provisioned before the module loads.
-const TOKENS: [&str; 11] = [
+const TOKENS: [&str; 12] = [
     "full",
     "sweep-recovery",
     "sweep-error",
@@ -39,6 +39,7 @@ const TOKENS: [&str; 11] = [
     "cancel",
     "not-due",
     "already",
+    "retry-write",
 ];
 
 struct Bed {
@@ -122,7 +123,7 @@ fn renew(card: BoxedCard) -> Result<(), HostError> {
     let requested = Opened::new(card, Settings { window_days: 90, new_key_algorithm: KeyAlgorithm::P384 })
         .sign_in(Some(&pin(PIN)), &mut sink)?
         .prepare(now)?
-        .generate_keys(&mut sink)?
+        .generate_keys(&mut sink, &|| false)?
         .build_requests(&mut sink)?;
     let certificates: Vec<Vec<u8>> = requested.roles().iter().map(|r| issue(r, 45)).collect();
     let trust = TrustPolicy::load(&[bed().ca.cert_pem_path()], false)?;
@@ -130,6 +131,9 @@ fn renew(card: BoxedCard) -> Result<(), HostError> {
     match requested.install(proof, &mut sink).and_then(|installed| installed.retire_old(&mut sink)) {
         Ok(_) | Err(Interrupted::FinishedByRecovery(_)) => Ok(()),
         Err(Interrupted::Failed(error)) => Err(error),
+        // Dropped here, as a host that exits with the renewal open (its session closes);
+        // the sweeps then check what recovery makes of the pending objects.
+        Err(Interrupted::StillOpen(_, error)) => Err(error),
     }
 }
 
@@ -199,7 +203,9 @@ fn renewal_full_replaces_both_pairs_with_signing_keys() {
 
 /// The heart of "never lose the working pair": make the k-th card operation of a whole renewal
 /// fail, for every k, then check the pair invariant before and after recovery, that nothing
-/// orphaned is left, and that the card holds either all old or all new pairs.
+/// orphaned is left. A failure between writing the first and the second certificate may leave
+/// one role renewed and the other on its old pair: recovery never destroys a new key whose
+/// certificate is on the card.
 fn sweep(label: &str, kind: FaultKind) {
     let (card, log) = faulty(label, None);
     renew(Box::new(card)).expect("clean renewal");
@@ -225,11 +231,16 @@ fn sweep(label: &str, kind: FaultKind) {
         assert_eq!(after.working.len(), 2, "k={k} ({failed_op}): after recovery");
         assert!(after.orphans.is_empty(), "k={k} ({failed_op}): orphans {:?}", after.orphans);
         let kept = ids(&after).iter().filter(|id| before.contains(id)).count();
-        assert!(kept == 0 || kept == 2, "k={k} ({failed_op}): one role renewed and the other not");
+        if kept == 1 {
+            assert!(
+                log.names().contains(&"write_certificate"),
+                "k={k} ({failed_op}): one role renewed before any certificate was written"
+            );
+        }
         if result.is_ok() {
             assert_eq!(kept, 0, "k={k}: success must mean new pairs");
         }
-        outcomes.push(format!("{k}:{failed_op}:{}", if kept == 0 { "new" } else { "old" }));
+        outcomes.push(format!("{k}:{failed_op}:{}", ["new", "mixed", "old"][kept.min(2)]));
     }
     eprintln!("{label}: {}", outcomes.join(" "));
 }
@@ -256,7 +267,6 @@ fn recovery_interrupted_at_every_action_is_finished_by_the_next_one() {
     let first_write = log.names().iter().position(|n| *n == "write_certificate").expect("a write") + 1;
     let mut interrupted_recoveries = 0;
     for k in first_write..=total {
-        let before = ids(&look(label));
         let (card, _) = faulty(label, Some(FailAt { k, kind: FaultKind::CardRemoved }));
         let _ = renew(Box::new(card));
         // Operation 1 is the login, 2 lists the objects, 3 on are recovery's actions.
@@ -269,8 +279,9 @@ fn recovery_interrupted_at_every_action_is_finished_by_the_next_one() {
             if result.is_ok() {
                 assert!(log.names().len() < j, "k={k} j={j}: the fault should have fired");
                 assert!(seen.orphans.is_empty(), "k={k} j={j}: {:?}", seen.orphans);
-                let kept = ids(&seen).iter().filter(|id| before.contains(id)).count();
-                assert!(kept == 0 || kept == 2, "k={k} j={j}: mixed pairs");
+                // Mixed pairs are allowed (a role whose certificate was written is renewed);
+                // recovery must still run to the end with every pair working.
+                assert!(ids(&seen).iter().all(|id| !id.is_empty()), "k={k} j={j}");
                 break;
             }
             interrupted_recoveries += 1;
@@ -384,7 +395,7 @@ fn cancel_removes_pending_keys_and_keeps_old_pairs() {
     )
     .sign_in(Some(&pin(PIN)), &mut sink)
     .and_then(|s| s.prepare(OffsetDateTime::now_utc()))
-    .and_then(|r| r.generate_keys(&mut sink))
+    .and_then(|r| r.generate_keys(&mut sink, &|| false))
     .and_then(|k| k.build_requests(&mut sink))
     .expect("begin");
     for role in requested.roles() {
@@ -423,4 +434,53 @@ fn prepare_card_not_due_is_not_renewable_after_login() {
     let error = result.err().expect("not renewable");
     assert_eq!(error.code, ErrorCode::NotRenewable);
     assert_eq!(error.extra.get("reason").and_then(|v| v.as_str()), Some("NOT_DUE"));
+}
+
+#[test]
+fn renewal_whose_second_certificate_write_fails_stays_open_and_the_same_answer_finishes_it() {
+    let before = look("retry-write");
+    let (card, log) = faulty("retry-write", None);
+    let card = card.failing_call("write_certificate", 2);
+    let mut sink = no_progress();
+    let now = OffsetDateTime::now_utc();
+    let requested =
+        Opened::new(Box::new(card), Settings { window_days: 90, new_key_algorithm: KeyAlgorithm::P384 })
+            .sign_in(Some(&pin(PIN)), &mut sink)
+            .and_then(|s| s.prepare(now))
+            .and_then(|r| r.generate_keys(&mut sink, &|| false))
+            .and_then(|k| k.build_requests(&mut sink))
+            .expect("begin");
+    let certificates: Vec<Vec<u8>> = requested.roles().iter().map(|r| issue(r, 45)).collect();
+    let trust = TrustPolicy::load(&[bed().ca.cert_pem_path()], false).expect("trust anchors");
+    let proof = requested.verify(&certificates, &trust, now).expect("verify");
+    let requested = match requested.install(proof, &mut sink) {
+        Err(Interrupted::StillOpen(requested, error)) => {
+            assert_eq!(error.code, ErrorCode::TokenError);
+            *requested
+        }
+        Ok(_) => panic!("the injected write failure was not reported"),
+        Err(_) => panic!("a failed write must leave the renewal open"),
+    };
+    // The first certificate stays, pending; recovery (another host's, or the next sign-in)
+    // would roll that role forward, never destroy it.
+    let during = real_card("retry-write").objects().expect("objects");
+    let pending_certificates = during
+        .iter()
+        .filter(|o| o.kind == ObjectKind::Certificate && o.label.starts_with("cis-renew pending"))
+        .count();
+    assert_eq!(pending_certificates, 1);
+    // The same CA answer again finishes the renewal, without writing the first one twice.
+    let proof = requested.verify(&certificates, &trust, now).expect("verify again");
+    match requested.install(proof, &mut sink).and_then(|installed| installed.retire_old(&mut sink)) {
+        Ok(_) => {}
+        _ => panic!("the retry should finish the renewal"),
+    }
+    let writes = log.names().iter().filter(|n| **n == "write_certificate").count();
+    assert_eq!(writes, 3, "first, failed second, second again: {:?}", log.names());
+    let after = look("retry-write");
+    assert_eq!(after.working.len(), 2, "{after:?}");
+    assert!(after.orphans.is_empty(), "{:?}", after.orphans);
+    for id in ids(&before) {
+        assert!(!ids(&after).contains(&id), "an old pair survived");
+    }
 }

@@ -244,7 +244,12 @@ export class Renewal {
     run.step = { name: 'login' };
     run.error = null;
     this._changed();
+    // The serial the sponsor confirmed: the host refuses another card (CARD_CHANGED) before
+    // it tries the passcode.
     const params = pin === undefined ? {} : { pin };
+    if (run.card.token && typeof run.card.token.serial === 'string' && run.card.token.serial) {
+      params.cardSerial = run.card.token.serial;
+    }
     if (confirmFinalTry) params.confirmFinalTry = true;
     this._host
       .request('renewBegin', params, { onEvent: (ev) => this._progress(run, ev) })

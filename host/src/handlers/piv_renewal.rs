@@ -1,14 +1,14 @@
 //! The PIV branches of `renewBegin`, `renewComplete` and `renewCancel` (`renewAdmin` has its
 //! own handler). A card whose status says `cardAdmin: true` takes this path.
 //!
-//! - `renewBegin {"cardSerial"?}` (no passcode) -> `{"renewalId", "cardAdmin": {"algorithm",
+//! - `renewBegin {"cardSerial"?, "keyAlgorithm"?}` (no passcode) -> `{"renewalId", "cardAdmin": {"algorithm",
 //!   "cardId", "witness"}}`. Nothing on the card changes.
 //! - `renewComplete` as for PKCS#11 cards -> the new `status`.
 //! - `renewCancel {"renewalId"}` -> `{"cancelled": true}`, plus `"interrupted": true` and
 //!   `"remaining"` once the keys were replaced (the next renewal finishes the card).
 
 use super::params;
-use super::renew_begin::not_renewable;
+use super::renew_begin::{choose_algorithm, not_renewable, BeginParams};
 use super::renew_complete::CompleteParams;
 use super::status::{managed_card, status};
 use crate::certs::parse_certificate;
@@ -25,31 +25,30 @@ use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
 /// Starts a PIV renewal when the managed card is a PIV card; `Ok(None)` leaves the request to
-/// the PKCS#11 path.
-pub fn try_begin(services: &Services, params: &Map<String, Value>) -> Result<Option<PivRenewal>, HostError> {
-    if services.config.card_backend == CardBackend::Pkcs11 {
+/// the PKCS#11 path. `params` are `renewBegin`'s, checked by `take_params` (no passcode: a
+/// `renewBegin` with one always takes the PKCS#11 path).
+pub fn try_begin(services: &Services, params: &BeginParams) -> Result<Option<PivRenewal>, HostError> {
+    if services.config.card_backend == CardBackend::Pkcs11 || params.pin.is_some() {
         return Ok(None);
     }
     let readers = Readers::connect()?.list()?;
-    let Ok(card) = managed_card(services, &readers)? else { return Ok(None) };
+    let Ok(card) = managed_card(services, &readers, false)? else { return Ok(None) };
     let Some(piv) = &card.piv else { return Ok(None) };
-    params::only(params, &["cardSerial", "confirmFinalTry"])?;
     // Fail closed before the card is touched: without anchors no certificate could be
     // accepted, and on PIV the keys are replaced before the certificates come.
     if services.config.trust_anchors.is_empty() {
         return Err(crate::certs::renewed::not_configured());
     }
-    match params.get("cardSerial") {
-        None => {}
-        Some(Value::String(serial)) if serial.eq_ignore_ascii_case(&card.summary.serial) => {}
-        Some(Value::String(_)) => {
+    if let Some(serial) = &params.card_serial {
+        if !serial.trim().eq_ignore_ascii_case(&card.summary.serial) {
             return Err(HostError::new(
                 ErrorCode::CardChanged,
                 "The card in the managed reader is not the card selected.",
-            ))
+            )
+            .with("cardSerial", card.summary.serial.clone()));
         }
-        Some(_) => return Err(HostError::bad_request("The parameter 'cardSerial' must be a string.")),
     }
+    let key_algorithm = piv_algorithm(services, params.key_algorithm.as_deref())?;
     let remaining = crate::piv::journal::remaining(piv);
     let interrupted = !remaining.is_empty();
     let now = OffsetDateTime::now_utc();
@@ -80,8 +79,22 @@ pub fn try_begin(services: &Services, params: &Map<String, Value>) -> Result<Opt
     if old.is_empty() {
         return Err(not_renewable(NotRenewableReason::NoCertificates));
     }
-    let lock = CardLock::acquire(&card.summary.serial)?;
-    Ok(Some(PivRenewal::begin(&card.reader.name, piv, old, crate::piv::KeyAlgorithm::P384)?.with_lock(lock)))
+    let lock = CardLock::acquire(&card.lock_key())?;
+    Ok(Some(PivRenewal::begin(&card.reader.name, piv, old, key_algorithm)?.with_lock(Some(lock))))
+}
+
+/// The new keys' algorithm on a PIV card: chosen as for PKCS#11 cards (`keyAlgorithm`, else
+/// `newKeyAlgorithm`, within `allowedKeyAlgorithms`), and refused when PIV has no such key
+/// (RSA-3072 is not in SP 800-78-4's set).
+fn piv_algorithm(services: &Services, asked: Option<&str>) -> Result<crate::piv::KeyAlgorithm, HostError> {
+    let chosen = choose_algorithm(&services.config, asked)?;
+    crate::piv::KeyAlgorithm::from_model(chosen).ok_or_else(|| {
+        HostError::new(
+            ErrorCode::KeyAlgorithmUnsupported,
+            format!("This PIV card cannot make {} keys; nothing on the card changed.", chosen.describe()),
+        )
+        .with("keyAlgorithm", chosen.name())
+    })
 }
 
 /// Whether `params` name the open PIV renewal.

@@ -59,18 +59,20 @@ pub fn parse(params: &mut Map<String, Value>) -> Result<(String, AdminParams), H
     Ok((id, AdminParams { witness, challenge, pin, confirm_final_try }))
 }
 
-/// Handles `renewAdmin`.
+/// The answer for a `renewAdmin` naming no open PIV renewal.
+pub fn unknown(id: &str) -> HostError {
+    HostError::new(ErrorCode::UnknownRenewal, format!("No renewal '{}' is open.", truncate(id)))
+}
+
+/// Handles `renewAdmin` for renewal `id` with the params [`parse`] checked.
 pub fn handle(
     open: &mut Option<PivRenewal>,
-    params: &mut Map<String, Value>,
+    id: &str,
+    admin: AdminParams,
     progress: ProgressSink<'_>,
 ) -> Result<Value, HostError> {
-    let (id, admin) = parse(params)?;
     let Some(renewal) = open.as_mut().filter(|r| r.id() == id) else {
-        return Err(HostError::new(
-            ErrorCode::UnknownRenewal,
-            format!("No renewal '{}' is open.", truncate(&id)),
-        ));
+        return Err(unknown(id));
     };
     match renewal.admin(admin, progress) {
         Ok(result) => Ok(result),

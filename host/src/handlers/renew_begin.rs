@@ -1,6 +1,11 @@
-//! `renewBegin` `{"pin", "confirmFinalTry"}`: signs in to the card in the managed reader, finishes or undoes any
-//! interrupted renewal, makes one new P-384 key pair per role on the card and returns one
-//! signed request per role: `{"renewalId", "requests": [{"role", "subject", "csr"}]}`.
+//! `renewBegin` `{"pin", "cardSerial", "keyAlgorithm", "confirmFinalTry"}`: checks that the card in the managed
+//! reader is the one the sponsor confirmed (`cardSerial`, else `CARD_CHANGED`) and that the new
+//! keys' algorithm (`keyAlgorithm`, as the renewal service's `/csrattrs` named it, else the
+//! config's `newKeyAlgorithm`) is in `allowedKeyAlgorithms` (else `KEY_ALGORITHM_NOT_ALLOWED`),
+//! all before the passcode is tried; at the final try (`PIN_FINAL_TRY`) it asks the card only
+//! with `confirmFinalTry: true`; then signs in, finishes or undoes any interrupted renewal,
+//! makes one new key pair per role on the card and returns one signed request per role:
+//! `{"renewalId", "keyAlgorithm", "requests": [{"role", "subject", "csr"}]}`.
 //!
 //! Progress events: `login`, `generateKey` n of m, `buildRequest` n of m. The PIN is taken
 //! out of the request, held in wiped memory, and dropped right after the login.
@@ -8,11 +13,13 @@
 use super::params;
 use super::status::managed_card;
 use crate::certs::NotRenewableReason;
+use crate::config::{Config, NewKeyAlgorithm};
+use crate::protocol::message::truncate;
 use crate::protocol::{ErrorCode, HostError};
 use crate::readers::presence::PcscPresence;
 use crate::readers::Readers;
 use crate::renewal::steps::ProgressSink;
-use crate::renewal::{Opened, Requested, Settings};
+use crate::renewal::{cancelled, Opened, Requested, Settings};
 use crate::services::Services;
 use crate::token::algorithm::KeyAlgorithm;
 use crate::token::card::CryptokiCard;
@@ -26,6 +33,41 @@ use zeroize::Zeroizing;
 /// Longest passcode accepted in a request (before the token's own limit is checked).
 const MAX_PIN_BYTES: usize = 256;
 
+/// A checked `renewBegin`.
+pub struct BeginParams {
+    /// The passcode (wiped when dropped); `None` for a PIN-pad reader.
+    pub pin: Option<AuthPin>,
+    /// The token serial the sponsor confirmed.
+    pub card_serial: Option<String>,
+    /// The algorithm the renewal service asked for, by name.
+    pub key_algorithm: Option<String>,
+    /// The holder accepted that a wrong passcode at the final try locks the card.
+    pub confirm_final_try: bool,
+}
+
+/// Longest `cardSerial` / `keyAlgorithm` accepted.
+const MAX_NAME_LENGTH: usize = 64;
+
+/// Takes the passcode out of `params` first (so no copy stays in the request, whatever else is
+/// wrong with it), then checks the rest.
+pub fn take_params(params: &mut Map<String, Value>) -> Result<BeginParams, HostError> {
+    let pin = take_pin(params)?;
+    let confirm_final_try = take_confirm_final_try(params)?;
+    let text = |params: &Map<String, Value>, name: &str| match params.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) if !text.is_empty() && text.len() <= MAX_NAME_LENGTH => {
+            Ok(Some(text.clone()))
+        }
+        Some(_) => Err(HostError::bad_request(format!(
+            "The parameter '{name}' must be a string of 1 to {MAX_NAME_LENGTH} characters."
+        ))),
+    };
+    let card_serial = text(params, "cardSerial")?;
+    let key_algorithm = text(params, "keyAlgorithm")?;
+    params::only(params, &["cardSerial", "keyAlgorithm"])?;
+    Ok(BeginParams { pin, card_serial, key_algorithm, confirm_final_try })
+}
+
 /// Takes `confirmFinalTry` out of `params` (false when absent): the holder accepted that a
 /// wrong passcode at the final try locks the card.
 pub fn take_confirm_final_try(params: &mut Map<String, Value>) -> Result<bool, HostError> {
@@ -36,38 +78,73 @@ pub fn take_confirm_final_try(params: &mut Map<String, Value>) -> Result<bool, H
     }
 }
 
-/// Takes the PIN out of `params` (so no copy stays in the request) and checks the rest.
+/// Takes the PIN out of `params`.
 pub fn take_pin(params: &mut Map<String, Value>) -> Result<Option<AuthPin>, HostError> {
-    let pin = match params.remove("pin") {
-        None | Some(Value::Null) => None,
+    match params.remove("pin") {
+        None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => {
             let text = Zeroizing::new(text);
             if text.len() > MAX_PIN_BYTES {
                 return Err(HostError::new(ErrorCode::PinInvalid, "The passcode is too long."));
             }
             // Copied into a fresh secret; `text` is wiped when it drops.
-            Some(AuthPin::new(Box::from(text.as_str())))
+            Ok(Some(AuthPin::new(Box::from(text.as_str()))))
         }
-        Some(_) => return Err(HostError::bad_request("The parameter 'pin' must be a string.")),
+        Some(mut other) => {
+            let mut holder = Map::new();
+            holder.insert(String::new(), std::mem::take(&mut other));
+            crate::protocol::message::wipe(&mut holder);
+            Err(HostError::bad_request("The parameter 'pin' must be a string."))
+        }
+    }
+}
+
+/// The new keys' algorithm: what the renewal service asked for, else the config's default;
+/// refused unless IT's `allowedKeyAlgorithms` has it.
+pub fn choose_algorithm(config: &Config, asked: Option<&str>) -> Result<KeyAlgorithm, HostError> {
+    let chosen = match asked {
+        None => config.new_key_algorithm,
+        Some(name) => NewKeyAlgorithm::from_name(name).ok_or_else(|| {
+            HostError::new(
+                ErrorCode::KeyAlgorithmNotAllowed,
+                format!(
+                    "The renewal service asked for '{}' keys; this host makes p384, p256, rsa2048 or rsa3072 keys.",
+                    truncate(name)
+                ),
+            )
+            .with("keyAlgorithm", truncate(name))
+        })?,
     };
-    params::only(params, &[])?;
-    Ok(pin)
+    if !config.allowed_key_algorithms.contains(&chosen) {
+        let name = chosen.algorithm().name();
+        return Err(HostError::new(
+            ErrorCode::KeyAlgorithmNotAllowed,
+            format!(
+                "The renewal service asked for {} keys, which this computer's settings do not allow. Ask IT to check 'allowedKeyAlgorithms'.",
+                chosen.algorithm().describe()
+            ),
+        )
+        .with("keyAlgorithm", name));
+    }
+    Ok(chosen.algorithm())
 }
 
 /// Runs the first half of a renewal on the managed card.
 pub fn begin(
     services: &Services,
-    pin: Option<AuthPin>,
-    confirm_final_try: bool,
+    params: BeginParams,
     progress: ProgressSink<'_>,
+    stopped: &dyn Fn() -> bool,
 ) -> Result<Requested, HostError> {
+    let BeginParams { pin, card_serial, key_algorithm, confirm_final_try } = params;
+    let algorithm = choose_algorithm(&services.config, key_algorithm.as_deref())?;
     // Fail closed: without anchors no answer could be accepted, so do not spend the passcode
     // or make keys on the card.
     if services.config.trust_anchors.is_empty() {
         return Err(crate::certs::renewed::not_configured());
     }
     let readers = Readers::connect()?.list()?;
-    let card = match managed_card(services, &readers)? {
+    let card = match managed_card(services, &readers, false)? {
         Ok(card) => card,
         Err(reason) => {
             return Err(
@@ -75,6 +152,15 @@ pub fn begin(
             )
         }
     };
+    if let Some(confirmed) = &card_serial {
+        if confirmed.trim() != card.summary.serial.trim() {
+            return Err(HostError::new(
+                ErrorCode::CardChanged,
+                "The card in the reader is not the one you confirmed. Check the card, then start again.",
+            )
+            .with("cardSerial", card.summary.serial.clone()));
+        }
+    }
     // The same rule as `status`, on the same model: refuse before asking the card for the
     // passcode, unless the card shows an interrupted renewal; then sign in anyway, so recovery
     // can finish it (and the rule is applied again to the recovered card).
@@ -96,17 +182,28 @@ pub fn begin(
         .ok_or_else(|| HostError::new(ErrorCode::NoCard, "The card in the managed reader has gone."))?;
     // Before signing in: recovery at sign-in must not mistake another host's open renewal on
     // this card for leftovers.
-    let lock = CardLock::acquire(&card.summary.serial)?;
-    let session = CryptokiCard::open(module, slot, Some(Box::new(presence)))?.with_lock(lock);
+    let lock = CardLock::acquire(&card.lock_key())?;
+    let session = CryptokiCard::open(module, slot, Some(Box::new(presence)))?.with_lock(Some(lock));
     let settings =
-        Settings { window_days: services.config.renewal_window_days, new_key_algorithm: KeyAlgorithm::P384 };
+        Settings { window_days: services.config.renewal_window_days, new_key_algorithm: algorithm };
+    if stopped() {
+        return Err(cancelled());
+    }
     let signed_in = Opened::new(Box::new(session), settings)
         .final_try_confirmed(confirm_final_try)
         .sign_in(pin.as_ref(), progress)?;
     drop(pin);
+    if stopped() {
+        return Err(cancelled());
+    }
     let ready = signed_in.prepare(OffsetDateTime::now_utc())?;
-    let keys = ready.generate_keys(progress)?;
-    keys.build_requests(progress)
+    let keys = ready.generate_keys(progress, stopped)?;
+    let requested = keys.build_requests(progress)?;
+    if stopped() {
+        requested.cancel()?;
+        return Err(cancelled());
+    }
+    Ok(requested)
 }
 
 /// The refusal for a card the rule says no to.
@@ -132,7 +229,8 @@ pub fn result(requested: &Requested) -> Value {
             })
         })
         .collect();
-    json!({"renewalId": requested.id().as_str(), "requests": requests})
+    let algorithm = requested.roles().first().map(|r| r.new.public.algorithm().name());
+    json!({"renewalId": requested.id().as_str(), "keyAlgorithm": algorithm, "requests": requests})
 }
 
 #[cfg(test)]
@@ -141,29 +239,49 @@ mod tests {
     use secrecy::ExposeSecret;
 
     #[test]
-    fn take_pin_removes_it_and_checks_types() {
+    fn take_params_removes_the_pin_and_checks_types() {
         let mut params = Map::new();
         params.insert("pin".into(), json!("123456"));
-        let pin = take_pin(&mut params).expect("pin").expect("some");
-        assert_eq!(pin.expose_secret(), "123456");
-        assert!(params.is_empty(), "the PIN must not stay in the request");
+        params.insert("cardSerial".into(), json!("ABC"));
+        let taken = take_params(&mut params).expect("params");
+        assert_eq!(taken.pin.expect("some").expose_secret(), "123456");
+        assert_eq!(taken.card_serial.as_deref(), Some("ABC"));
+        assert!(!params.contains_key("pin"), "the PIN must not stay in the request");
 
-        assert!(take_pin(&mut Map::new()).expect("no pin").is_none());
-        for bad in [json!({"pin": 123456}), json!({"pin": "1", "extra": 1})] {
+        assert!(take_params(&mut Map::new()).expect("no pin").pin.is_none());
+        for bad in [
+            json!({"pin": 123456}),
+            json!({"pin": "1", "extra": 1}),
+            json!({"pin": "1", "cardSerial": 5}),
+            json!({"keyAlgorithm": ""}),
+        ] {
             let mut params = bad.as_object().expect("object").clone();
-            assert_eq!(take_pin(&mut params).expect_err("bad").code, ErrorCode::BadRequest, "{bad}");
+            assert_eq!(take_params(&mut params).err().expect("bad").code, ErrorCode::BadRequest, "{bad}");
+            assert!(!params.contains_key("pin"), "the PIN is taken out even when the request is refused");
         }
         let mut confirm = json!({"pin": "1", "confirmFinalTry": true}).as_object().expect("object").clone();
+        assert!(take_params(&mut confirm).expect("confirmed").confirm_final_try);
+        assert!(!take_params(&mut Map::new()).expect("absent").confirm_final_try);
+        let mut confirm = json!({"confirmFinalTry": true}).as_object().expect("object").clone();
         assert!(take_confirm_final_try(&mut confirm).expect("bool"));
-        assert!(
-            take_pin(&mut confirm).is_ok(),
-            "confirmFinalTry is taken out before the exact-members check"
-        );
         assert!(!take_confirm_final_try(&mut Map::new()).expect("absent"));
         let mut wrong = json!({"confirmFinalTry": "yes"}).as_object().expect("object").clone();
         assert_eq!(take_confirm_final_try(&mut wrong).expect_err("string").code, ErrorCode::BadRequest);
         let mut long = Map::new();
         long.insert("pin".into(), json!("1".repeat(MAX_PIN_BYTES + 1)));
-        assert_eq!(take_pin(&mut long).expect_err("long").code, ErrorCode::PinInvalid);
+        assert_eq!(take_params(&mut long).err().expect("long").code, ErrorCode::PinInvalid);
+    }
+
+    #[test]
+    fn choose_algorithm_defaults_and_refuses_what_is_not_allowed() {
+        let mut config = Config::default();
+        assert_eq!(choose_algorithm(&config, None).expect("default"), KeyAlgorithm::P384);
+        assert_eq!(choose_algorithm(&config, Some("rsa2048")).expect("asked"), KeyAlgorithm::RSA2048);
+        config.allowed_key_algorithms = vec![NewKeyAlgorithm::P384];
+        let error = choose_algorithm(&config, Some("rsa2048")).expect_err("not allowed");
+        assert_eq!(error.code, ErrorCode::KeyAlgorithmNotAllowed);
+        assert!(error.message.contains("RSA-2048"), "{}", error.message);
+        let error = choose_algorithm(&config, Some("ed25519")).expect_err("unknown");
+        assert_eq!(error.code, ErrorCode::KeyAlgorithmNotAllowed);
     }
 }

@@ -142,10 +142,35 @@ pub fn complete(
     let outcome = renewal.install(proof, progress).and_then(|installed| installed.retire_old(progress));
     match outcome {
         Ok(_) | Err(Interrupted::FinishedByRecovery(_)) => {}
+        Err(Interrupted::StillOpen(renewal, error)) => {
+            // The certificates issued stay on the card, pending: retrying with the same
+            // answer finishes the renewal.
+            *open = Some(*renewal);
+            return Err(error.with("renewalOpen", true));
+        }
         Err(Interrupted::Failed(error)) => return Err(error),
     }
-    let report = status::status(services)?;
-    serde_json::to_value(report).map_err(|e| HostError::new(ErrorCode::InternalError, e.to_string()))
+    Ok(installed_result(status::status(services)))
+}
+
+/// The result of a renewal that installed: the new status, or, when reading it fails, the
+/// error inside a result that still says the certificates are installed.
+pub fn installed_result(status: Result<status::StatusReport, HostError>) -> Value {
+    let mut result = match status.and_then(|report| {
+        serde_json::to_value(report).map_err(|e| HostError::new(ErrorCode::InternalError, e.to_string()))
+    }) {
+        Ok(value) => value,
+        Err(error) => {
+            log::warn!("renewal installed, but reading the status afterwards failed ({})", error.code);
+            let mut result = Map::new();
+            result.insert("statusError".into(), error.to_json());
+            Value::Object(result)
+        }
+    };
+    if let Value::Object(fields) = &mut result {
+        fields.insert("installed".into(), Value::Bool(true));
+    }
+    result
 }
 
 #[cfg(test)]
@@ -155,6 +180,23 @@ mod tests {
 
     fn params(value: Value) -> Map<String, Value> {
         value.as_object().expect("object").clone()
+    }
+
+    #[test]
+    fn installed_result_says_installed_even_when_the_status_fails() {
+        let failed = installed_result(Err(HostError::new(ErrorCode::PcscUnavailable, "gone")));
+        assert_eq!(failed["installed"], true);
+        assert_eq!(failed["statusError"]["code"], "PCSC_UNAVAILABLE");
+        let report = status::StatusReport {
+            readers: Vec::new(),
+            managed_reader: None,
+            reason: Some("NO_READERS"),
+            card: None,
+        };
+        let ok = installed_result(Ok(report));
+        assert_eq!(ok["installed"], true);
+        assert_eq!(ok["reason"], "NO_READERS");
+        assert!(ok.get("statusError").is_none());
     }
 
     #[test]

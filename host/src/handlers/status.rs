@@ -9,6 +9,7 @@ use crate::protocol::HostError;
 use crate::readers::{ReaderInfo, Readers};
 use crate::services::Services;
 use crate::token::inventory::{Inventory, RENEWED_ROLES};
+use crate::token::lock::{CardKey, CardLock};
 use crate::token::{PinState, TokenSummary};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -69,6 +70,10 @@ pub struct CardReport {
     /// login) finishes or undoes it. Only present when true.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// A renewal of this card is running in another program (another browser's host holds
+    /// the card lock). Only present when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub renewal_elsewhere: bool,
     /// With `interrupted` on a PIV card: the roles whose new certificate is not on the card
     /// yet. Only present when not empty.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -127,18 +132,25 @@ pub struct CertificateEntry {
     pub renewable: bool,
 }
 
-/// Handles `status`.
-pub fn handle(services: &Services, params: &Map<String, Value>) -> Result<Value, HostError> {
+/// Handles `status`; `own_renewal_under_way` comes from the card worker, which owns the
+/// renewal.
+pub fn handle(
+    services: &Services,
+    params: &Map<String, Value>,
+    own_renewal_under_way: bool,
+) -> Result<Value, HostError> {
     params::only(params, &[])?;
-    let report = status(services)?;
+    let readers = Readers::connect()?.list()?;
+    let report = status_for_readers(services, &readers, own_renewal_under_way)?;
     serde_json::to_value(report)
         .map_err(|e| HostError::new(crate::protocol::ErrorCode::InternalError, e.to_string()))
 }
 
-/// Reads readers and the managed card now.
+/// Reads readers and the managed card now, with no renewal of this host under way (the
+/// command line, and `renewComplete` once the renewal is over).
 pub fn status(services: &Services) -> Result<StatusReport, HostError> {
     let readers = Readers::connect()?.list()?;
-    status_for_readers(services, &readers, services.renewal_open())
+    status_for_readers(services, &readers, false)
 }
 
 impl ReaderEntry {
@@ -171,6 +183,11 @@ pub struct ManagedCard {
 }
 
 impl ManagedCard {
+    /// The key of the cross-process card lock (`token::lock`).
+    pub fn lock_key(&self) -> CardKey {
+        CardKey::new(&self.summary.serial, &self.reader.name, self.reader.atr.as_deref().unwrap_or_default())
+    }
+
     /// The passcode facts that gate renewal.
     pub fn pin_gate(&self) -> PinGate {
         PinGate {
@@ -186,10 +203,12 @@ impl ManagedCard {
 }
 
 /// Reads the managed card's model, or says why there is none (`NO_READERS`,
-/// `NO_MANAGED_READER`, `NO_CARD`, `NO_TOKEN`).
+/// `NO_MANAGED_READER`, `NO_CARD`, `NO_TOKEN`). `own_renewal_under_way`: this host's card
+/// worker has a renewal under way (a PIV renewal holds the card exclusively meanwhile).
 pub fn managed_card(
     services: &Services,
     readers: &[ReaderInfo],
+    own_renewal_under_way: bool,
 ) -> Result<Result<ManagedCard, &'static str>, HostError> {
     let names: Vec<&str> = readers.iter().map(|r| r.name.as_str()).collect();
     let reader = match services.reader_rule().pick(&names) {
@@ -200,7 +219,7 @@ pub fn managed_card(
     if !reader.card_present {
         return Ok(Err("NO_CARD"));
     }
-    match piv_card(services, reader)? {
+    match piv_card(services, reader, own_renewal_under_way)? {
         PivProbe::Card(piv) => {
             let summary = piv.summary();
             let inventory = piv.card_model();
@@ -225,7 +244,11 @@ enum PivProbe {
 }
 
 /// The card as a PIV card, when `cardBackend` allows and the card answers SELECT.
-fn piv_card(services: &Services, reader: &ReaderInfo) -> Result<PivProbe, HostError> {
+fn piv_card(
+    services: &Services,
+    reader: &ReaderInfo,
+    own_renewal_under_way: bool,
+) -> Result<PivProbe, HostError> {
     if services.config.card_backend == CardBackend::Pkcs11 {
         return Ok(PivProbe::NotPiv);
     }
@@ -234,7 +257,7 @@ fn piv_card(services: &Services, reader: &ReaderInfo) -> Result<PivProbe, HostEr
         Ok(None) if services.config.card_backend == CardBackend::Piv => Ok(PivProbe::NoToken),
         Ok(None) => Ok(PivProbe::NotPiv),
         // This host's own PIV renewal holds the card exclusively.
-        Err(crate::piv::PivError::Pcsc(pcsc::Error::SharingViolation)) if services.renewal_open() => {
+        Err(crate::piv::PivError::Pcsc(pcsc::Error::SharingViolation)) if own_renewal_under_way => {
             Err(HostError::new(
                 crate::protocol::ErrorCode::Busy,
                 "The card is being renewed; its status is shown when the renewal ends.",
@@ -264,16 +287,20 @@ pub fn status_for_readers(
         reason: None,
         card: None,
     };
-    let card = match managed_card(services, readers)? {
+    let card = match managed_card(services, readers, own_renewal_open)? {
         Ok(card) => card,
         Err(reason) => return Ok(report.without_card(reason)),
     };
     let mut entry = card_report(&card, services.config.renewal_window_days);
-    entry.interrupted = !own_renewal_open && card.inventory.interrupted();
+    // Another host holding the card's lock is renewing it now: its pending objects are work
+    // in progress there, not an interruption.
+    entry.renewal_elsewhere = !own_renewal_open && CardLock::held_elsewhere(&card.lock_key());
+    let idle = !own_renewal_open && !entry.renewal_elsewhere;
+    entry.interrupted = idle && card.inventory.interrupted();
     if let Some(piv) = &card.piv {
         entry.card_admin = true;
         entry.pin_tries_left = piv.tries_left();
-        if !own_renewal_open {
+        if idle {
             entry.remaining = crate::piv::journal::remaining(piv);
             entry.interrupted = !entry.remaining.is_empty();
         }
@@ -327,6 +354,7 @@ fn card_report(card: &ManagedCard, window: u32) -> CardReport {
         reason: verdict.reason.map(|r| r.as_str()),
         renewable_from: verdict.renewable_from.map(rfc3339),
         interrupted: false,
+        renewal_elsewhere: false,
         remaining: Vec::new(),
         card_admin: false,
         pin_tries_left: None,

@@ -12,6 +12,7 @@ use crate::protocol::{HostError, Outbox, RequestId};
 use crate::readers::watch::{Snapshot, WatchUpdate, Watcher};
 use crate::readers::ReaderInfo;
 use crate::services::Services;
+use crate::worker::RenewalObserver;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ pub fn start(
     id: RequestId,
     outbox: Outbox,
     params: &Map<String, Value>,
+    renewal: RenewalObserver,
 ) -> Result<Watcher, HostError> {
     params::only(params, &[])?;
     let mut last_readers: Option<Vec<(String, bool)>> = None;
@@ -42,7 +44,7 @@ pub fn start(
             let managed = managed_index.map(|i| snapshots[i].clone());
             if last_managed.as_ref() != Some(&managed) {
                 let mut fields = Map::new();
-                match status_for_readers(&services, &readers, services.renewal_open()) {
+                match status_for_readers(&services, &readers, renewal.renewal_under_way()) {
                     Ok(report) => fields.insert("status".into(), json!(report)),
                     Err(e) => fields.insert("error".into(), e.to_json()),
                 };

@@ -52,6 +52,9 @@ pub enum ErrorCode {
     UnknownRenewal,
     /// Another renewal is in progress on this card.
     Busy,
+    /// The renewal was cancelled (`renewCancel` or end of input) while it began; the card
+    /// keeps its old pairs.
+    Cancelled,
     /// A PIV card refused the renewal service's answer to its management-key witness; nothing
     /// on the card changed.
     CardAuthFailed,
@@ -92,6 +95,7 @@ impl ErrorCode {
             ErrorCode::TrustNotConfigured => "TRUST_NOT_CONFIGURED",
             ErrorCode::UnknownRenewal => "UNKNOWN_RENEWAL",
             ErrorCode::Busy => "BUSY",
+            ErrorCode::Cancelled => "CANCELLED",
             ErrorCode::CardAuthFailed => "CARD_AUTH_FAILED",
             ErrorCode::CardChanged => "CARD_CHANGED",
             ErrorCode::KeyAlgorithmNotAllowed => "KEY_ALGORITHM_NOT_ALLOWED",

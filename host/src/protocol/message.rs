@@ -7,6 +7,7 @@
 use super::error::HostError;
 use serde_json::{json, Map, Value};
 use std::fmt;
+use zeroize::Zeroize;
 
 /// Longest id accepted: ids are correlation tokens, not payloads.
 const MAX_ID_LENGTH: usize = 128;
@@ -63,16 +64,54 @@ pub struct Rejected {
     pub error: HostError,
 }
 
-/// Parses a frame's payload into a request envelope.
+/// Overwrites every string in `map` (keys too) before it is dropped: a request may carry the
+/// passcode, also one that is refused before its handler takes the passcode out.
+pub fn wipe(map: &mut Map<String, Value>) {
+    fn wipe_value(value: &mut Value) {
+        match value {
+            Value::String(text) => text.zeroize(),
+            Value::Array(items) => items.iter_mut().for_each(wipe_value),
+            Value::Object(map) => wipe(map),
+            _ => {}
+        }
+    }
+    for (_, value) in map.iter_mut() {
+        wipe_value(value);
+    }
+    // Keys cannot be changed in place; they name members, never secrets, and go with the map.
+    map.clear();
+}
+
+/// Parses a frame's payload into a request envelope. Whatever is not handed on in the
+/// [`Request`] is wiped ([`wipe`]) before it is dropped.
 pub fn parse_request(payload: &[u8]) -> Result<Request, Rejected> {
-    let reject = |id: RequestId, message: &str| Rejected { id, error: HostError::bad_request(message) };
-    let text = std::str::from_utf8(payload)
-        .map_err(|_| reject(RequestId::null(), "The message is not valid UTF-8."))?;
-    let value: Value = serde_json::from_str(text)
-        .map_err(|e| reject(RequestId::null(), &format!("The message is not valid JSON ({e}).")))?;
+    let text = std::str::from_utf8(payload).map_err(|_| Rejected {
+        id: RequestId::null(),
+        error: HostError::bad_request("The message is not valid UTF-8."),
+    })?;
+    let value: Value = serde_json::from_str(text).map_err(|e| Rejected {
+        id: RequestId::null(),
+        error: HostError::bad_request(format!("The message is not valid JSON ({e}).")),
+    })?;
     let Value::Object(mut object) = value else {
-        return Err(reject(RequestId::null(), "The message must be a JSON object."));
+        let mut holder = Map::new();
+        holder.insert(String::new(), value);
+        wipe(&mut holder);
+        return Err(Rejected {
+            id: RequestId::null(),
+            error: HostError::bad_request("The message must be a JSON object."),
+        });
     };
+    let parsed = parse_envelope(&mut object);
+    wipe(&mut object);
+    if let Err(rejected) = &parsed {
+        log::debug!("request rejected before dispatch: {}", rejected.error.code);
+    }
+    parsed
+}
+
+fn parse_envelope(object: &mut Map<String, Value>) -> Result<Request, Rejected> {
+    let reject = |id: RequestId, message: &str| Rejected { id, error: HostError::bad_request(message) };
     let id = match object.remove("id") {
         Some(Value::Number(n)) => RequestId(Value::Number(n)),
         Some(Value::String(s)) if s.len() <= MAX_ID_LENGTH => RequestId(Value::String(s)),
@@ -91,10 +130,17 @@ pub fn parse_request(payload: &[u8]) -> Result<Request, Rejected> {
     let params = match object.remove("params") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(params)) => params,
-        Some(_) => return Err(reject(id, "The params must be an object.")),
+        Some(other) => {
+            // Put back, so the caller wipes it with the rest.
+            object.insert("params".into(), other);
+            return Err(reject(id, "The params must be an object."));
+        }
     };
-    if let Some(key) = object.keys().next() {
-        let message = format!("The request has an unknown member '{}'.", truncate(key));
+    if !object.is_empty() {
+        // The params go back too, so they are wiped with the rest.
+        object.insert("params".into(), Value::Object(params));
+        let key = object.keys().find(|k| *k != "params").cloned().unwrap_or_default();
+        let message = format!("The request has an unknown member '{}'.", truncate(&key));
         return Err(reject(id, &message));
     }
     Ok(Request { id, command, params })

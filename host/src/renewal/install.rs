@@ -1,7 +1,9 @@
 //! Installing checked certificates without ever losing the working pair:
 //!
 //! 1. `install`: write each new certificate with the pending label and its key pair's CKA_ID,
-//!    then read it back and compare (n of m);
+//!    then read it back and compare (n of m). A failure here leaves the renewal open with the
+//!    certificates written so far ([`Interrupted::StillOpen`]): `renewComplete` can be retried
+//!    with the same CA answer, and nothing issued is thrown away;
 //! 2. `relabel`: give the new keys, then the new certificate, their final labels;
 //! 3. `retireOld`: destroy the old keys, then the old certificate.
 //!
@@ -34,6 +36,10 @@ pub struct Done {
 
 /// What a failed install or retire step came to.
 pub enum Interrupted {
+    /// Writing or reading back a certificate failed before anything was relabelled: the
+    /// renewal is still open, with the certificates written so far kept pending, and
+    /// `install` may be tried again with the same certificates.
+    StillOpen(Box<Requested>, HostError),
     /// Recovery finished the renewal after the step failed: the new pairs are in place.
     FinishedByRecovery(Done),
     /// The renewal did not complete; the card keeps (or got back) the old pairs, or recovery
@@ -50,23 +56,47 @@ impl Requested {
                 "certificates checked for another renewal",
             )));
         }
-        match write_and_relabel(&mut *self.card, &self.roles, &proof, progress) {
+        if let Err(error) = write_all(&mut *self.card, &self.roles, &mut self.written, &proof, progress) {
+            if error.code == ErrorCode::CardRemoved {
+                // The session went with the card: nothing can be retried on it. What was
+                // written stays pending for recovery at the next sign-in.
+                return Err(Interrupted::Failed(error));
+            }
+            log::warn!(
+                "renewal {} could not store a certificate ({}); it stays open",
+                self.id.as_str(),
+                error.code
+            );
+            return Err(Interrupted::StillOpen(Box::new(self), error));
+        }
+        let written: Vec<ObjectRef> = self.written.iter().flatten().copied().collect();
+        match relabel(&mut *self.card, &self.roles, &written) {
             Ok(()) => Ok(Installed { card: self.card, id: self.id, roles: self.roles }),
             Err(error) => Err(salvage(&mut *self.card, &self.id, &self.roles, error)),
         }
     }
 }
 
-fn write_and_relabel(
+/// Writes each role's certificate with the pending label and reads it back; a role whose
+/// certificate an earlier try wrote and read back is checked again, not written twice.
+fn write_all(
     card: &mut dyn Card,
     roles: &[RoleRenewal],
+    written: &mut [Option<ObjectRef>],
     proof: &Verified,
     progress: ProgressSink<'_>,
 ) -> Result<(), HostError> {
     let total = roles.len();
-    let mut written: Vec<ObjectRef> = Vec::with_capacity(total);
     for (i, (role, certificate)) in roles.iter().zip(proof.certificates()).enumerate() {
         reach(progress, Step::Install, Some((i + 1, total)));
+        if let Some(object) = written[i] {
+            if card.read_certificate(object)? == certificate.der() {
+                continue;
+            }
+            // Another answer than the first try's: replace the pending certificate.
+            card.destroy(object)?;
+            written[i] = None;
+        }
         let object = card.write_certificate(&NewCertificate {
             id: role.new.id.clone(),
             label: pending_label(role.new.role),
@@ -75,7 +105,7 @@ fn write_and_relabel(
             issuer: certificate.issuer_der().to_vec(),
             serial: certificate.serial_der().to_vec(),
         })?;
-        written.push(object);
+        written[i] = Some(object);
         if card.read_certificate(object)? != certificate.der() {
             return Err(HostError::new(
                 ErrorCode::TokenError,
@@ -83,8 +113,14 @@ fn write_and_relabel(
             ));
         }
     }
-    reach(progress, Step::Relabel, None);
-    for (role, certificate) in roles.iter().zip(&written) {
+    Ok(())
+}
+
+/// Gives the new keys, then the new certificates, their final labels.
+fn relabel(card: &mut dyn Card, roles: &[RoleRenewal], written: &[ObjectRef]) -> Result<(), HostError> {
+    // Progress carries no event for this step; the kill hook still sees it.
+    reach(&mut |_| {}, Step::Relabel, None);
+    for (role, certificate) in roles.iter().zip(written) {
         let old = Some(&role.old.group);
         let objects = [
             (role.new.keys.private, ObjectKind::PrivateKey),

@@ -138,6 +138,9 @@ pub struct Requested {
     id: RenewalId,
     card: BoxedCard,
     roles: Vec<RoleRenewal>,
+    /// Per role, the pending certificate object already written and read back (a failed
+    /// `renewComplete` keeps them, so a retry with the same CA answer does not write twice).
+    written: Vec<Option<ObjectRef>>,
 }
 
 impl Opened {
@@ -219,10 +222,22 @@ impl Ready {
 
     /// Generates one key pair per role on the card (of the configured algorithm), with a new
     /// CKA_ID and the pending label. On failure the keys made so far are removed (best effort).
-    pub fn generate_keys(mut self, progress: ProgressSink<'_>) -> Result<KeysMade, HostError> {
+    ///
+    /// `stopped` is asked before each key and after the last: when it says yes (a cancel came
+    /// while the token worked), the keys made so far are removed and the answer is
+    /// `CANCELLED`, leaving the old pairs working.
+    pub fn generate_keys(
+        mut self,
+        progress: ProgressSink<'_>,
+        stopped: &dyn Fn() -> bool,
+    ) -> Result<KeysMade, HostError> {
         let total = self.old.len();
         let mut new: Vec<NewKey> = Vec::with_capacity(total);
         for (i, old) in self.old.iter().enumerate() {
+            if stopped() {
+                abandon(&mut *self.card, &new.iter().map(|k| k.keys).collect::<Vec<_>>());
+                return Err(cancelled());
+            }
             reach(progress, Step::GenerateKey, Some((i + 1, total)));
             match make_key(&mut *self.card, self.algorithm, old.role) {
                 Ok(key) => new.push(key),
@@ -234,8 +249,20 @@ impl Ready {
                 }
             }
         }
+        if stopped() {
+            abandon(&mut *self.card, &new.iter().map(|k| k.keys).collect::<Vec<_>>());
+            return Err(cancelled());
+        }
         Ok(KeysMade { card: self.card, old: self.old, new })
     }
+}
+
+/// The answer to a renewal stopped while it began.
+pub fn cancelled() -> HostError {
+    HostError::new(
+        ErrorCode::Cancelled,
+        "The renewal was cancelled. The card keeps its current certificates.",
+    )
 }
 
 /// Generates one key pair; on failure also returns the pair's objects if they exist.
@@ -317,7 +344,8 @@ impl KeysMade {
                 return Err(error);
             }
         };
-        Ok(Requested { id, card: self.card, roles })
+        let written = vec![None; roles.len()];
+        Ok(Requested { id, card: self.card, roles, written })
     }
 }
 
@@ -333,9 +361,13 @@ impl Requested {
     }
 
     /// Removes the pending keys; the old pairs are untouched.
+    /// Also removes certificates a failed `renewComplete` wrote for them (keys first, the
+    /// certificate last, as recovery orders it).
     pub fn cancel(mut self) -> Result<(), HostError> {
-        for role in &self.roles {
-            for object in [role.new.keys.private, role.new.keys.public] {
+        for (role, written) in self.roles.iter().zip(&self.written) {
+            for object in
+                [Some(role.new.keys.private), Some(role.new.keys.public), *written].into_iter().flatten()
+            {
                 self.card.destroy(object)?;
             }
         }

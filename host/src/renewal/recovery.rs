@@ -3,11 +3,13 @@
 //! shares a role and subject with a newer complete pair. [`plan`] reads that state and says
 //! what to do; [`recover`] does it. See docs/renewal.md for the reasoning.
 //!
-//! - When every pending group has its certificate, which parses and matches its key pair (both
-//!   keys present), the renewal is **rolled forward**: its objects take their final labels
-//!   (keys first, the certificate last).
-//! - Otherwise (a certificate not written yet, or one that does not fit) every pending group is
-//!   **rolled back**: its objects are destroyed. A renewal is all or nothing.
+//! - A pending group that has its certificate, which parses and matches its key pair (both
+//!   keys present), is **rolled forward**: its objects take their final labels (keys first, the
+//!   certificate last). A new key whose certificate is on the card is never destroyed.
+//! - A pending group without a fitting certificate (keys made, no answer stored yet) is
+//!   **rolled back**: its objects are destroyed. So a renewal interrupted between writing the
+//!   first and the second certificate ends with the first role renewed and the second keeping
+//!   its old pair; the next renewal renews it.
 //! - Then, per role, every group with the same subject that is older than the newest complete
 //!   pair is **retired** (keys first, the certificate last, so the certificate keeps marking
 //!   what is left if this is interrupted too).
@@ -81,17 +83,16 @@ fn plan_with(inventory: &Inventory, finish: bool) -> Plan {
     let groups = inventory.groups();
     let mut plan = Plan::default();
     let mut forward: Vec<&Group> = Vec::new();
-    // All pending groups belong to one renewal (each renewal starts by recovering). Its
-    // certificates are all written before any object is relabelled, so either every pending
-    // group is complete (the renewal reached its install step: finish it) or the renewal is
-    // undone as a whole, and a card never ends up with one role renewed and the other not.
-    let pending: Vec<&Group> = groups.iter().filter(|g| g.pending()).collect();
-    let all_complete =
-        pending.iter().all(|g| g.complete() && g.role().is_some_and(|r| RENEWED_ROLES.contains(&r)));
-    if all_complete && finish {
-        forward = pending;
-    } else {
-        for group in pending {
+    // A pending group whose certificate is on the card and fits its key pair is a finished
+    // install of that role: it is rolled forward, so recovery never destroys a new key whose
+    // certificate is on the card (the CA issued it; throwing it away would leave the sponsor
+    // to start again). A pending group without its certificate (keys made, requests sent, no
+    // answer stored) is rolled back. Either way every role keeps a working pair. With `finish`
+    // false (the middleware cannot relabel) every pending group is rolled back.
+    for group in groups.iter().filter(|g| g.pending()) {
+        if finish && group.complete() && group.role().is_some_and(|r| RENEWED_ROLES.contains(&r)) {
+            forward.push(group);
+        } else {
             plan.rolled_back.push(group.id.clone());
             plan.actions.extend(group.objects().map(|o| Action::Destroy { object: o.handle, kind: o.kind }));
         }

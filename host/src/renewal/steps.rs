@@ -8,10 +8,19 @@
 //! access and skips no check; and whoever can set the browser's environment controls the host
 //! already. When set, the host says so in its log.
 
+//!
+//! `CIS_RENEW_TEST_DELAY=<step>:<milliseconds>` makes the host sleep that long each time it
+//! reaches the step (before the card work of the step), as a slow token would: the tests use
+//! it to cancel or close the port during a key generation. Like the kill hook it only slows the
+//! host down, and the host logs that it is set.
+
 use std::sync::OnceLock;
+use std::time::Duration;
 
 /// Environment variable of the kill hook.
 pub const ABORT_ENV: &str = "CIS_RENEW_TEST_ABORT_AT";
+/// Environment variable of the delay hook.
+pub const DELAY_ENV: &str = "CIS_RENEW_TEST_DELAY";
 
 /// A renewal step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +77,23 @@ pub fn reach(progress: ProgressSink<'_>, step: Step, count: Option<(usize, usize
     abort_if_asked(step, count.map(|(n, _)| n));
     if step != Step::Relabel {
         progress(Progress { step, count });
+    }
+    delay_if_asked(step);
+}
+
+/// Runs the delay hook for `step`.
+fn delay_if_asked(step: Step) {
+    static TARGET: OnceLock<Option<(String, u64)>> = OnceLock::new();
+    let target = TARGET.get_or_init(|| {
+        let value = std::env::var(DELAY_ENV).ok().filter(|v| !v.is_empty())?;
+        let parsed = value.split_once(':').and_then(|(name, ms)| Some((name.to_owned(), ms.parse().ok()?)));
+        log::warn!("{DELAY_ENV}={value}: this host will slow down at that step (test hook)");
+        parsed
+    });
+    if let Some((name, ms)) = target {
+        if name == step.as_str() {
+            std::thread::sleep(Duration::from_millis(*ms));
+        }
     }
 }
 

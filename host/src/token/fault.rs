@@ -57,6 +57,7 @@ pub struct FaultyCard<C> {
     ops: OpLog,
     pin_after_failed_login: Option<PinState>,
     pin_override: Option<PinState>,
+    failing_call: Option<(&'static str, usize)>,
 }
 
 impl<C: Card> FaultyCard<C> {
@@ -70,7 +71,14 @@ impl<C: Card> FaultyCard<C> {
             ops: OpLog::default(),
             pin_after_failed_login: None,
             pin_override: None,
+            failing_call: None,
         }
+    }
+
+    /// The `n`-th call of operation `name` (1-based) returns `TOKEN_ERROR`; others work.
+    pub fn failing_call(mut self, name: &'static str, n: usize) -> Self {
+        self.failing_call = Some((name, n));
+        self
     }
 
     /// After a failed login, the token reports `state` (what a real card does on its last tries).
@@ -103,6 +111,14 @@ impl<C: Card> FaultyCard<C> {
     fn step(&mut self, name: &'static str) -> Result<(), HostError> {
         self.count += 1;
         self.ops.push(name);
+        if let Some((failing, n)) = self.failing_call {
+            if failing == name && self.ops.names().iter().filter(|o| **o == name).count() == n {
+                return Err(HostError::new(
+                    ErrorCode::TokenError,
+                    format!("The card failed: {name} returned CKR_FUNCTION_FAILED (injected)."),
+                ));
+            }
+        }
         if self.removed {
             return Err(removed(name));
         }

@@ -44,6 +44,14 @@ impl Bed {
         card
     }
 
+    /// Provisions `spec` (another shape of card), binds it to `reader` and inserts it.
+    pub fn card_spec(&mut self, reader: &str, spec: &CardSpec) -> ProvisionedCard {
+        let card = provision(&self.hsm, &self.ca, spec).expect("provision card");
+        self.bind(reader, &spec.token_label);
+        self.insert(reader);
+        card
+    }
+
     pub fn provision_only(&self, label: &str, auth_days: i64, sign_days: i64) -> ProvisionedCard {
         provision(&self.hsm, &self.ca, &CardSpec::new(label, auth_days, sign_days)).expect("provision card")
     }

@@ -6,6 +6,7 @@
 mod bed;
 mod util;
 
+mod cardshapes;
 mod catalogue;
 mod cli;
 mod config;
@@ -19,3 +20,4 @@ mod renewal;
 mod status;
 mod trust;
 mod watch;
+mod worker;

@@ -60,13 +60,8 @@ pub fn issue_all(bed: &Bed, begin: &Value, how: Issue) -> Vec<Vec<u8>> {
             bed.ca
                 .issue(&IssueRequest {
                     subject_der: subject,
-                    public_key_sec1: csr
-                        .info
-                        .public_key
-                        .subject_public_key
-                        .as_bytes()
-                        .expect("point")
-                        .to_vec(),
+                    // Any algorithm: the test CA takes the SubjectPublicKeyInfo.
+                    public_key_sec1: csr.info.public_key.to_der().expect("spki"),
                     role: if request["role"] == "signing" { Role::Signing } else { Role::Authentication },
                     not_before: now + how.not_before,
                     not_after: now + how.not_after,

@@ -170,17 +170,33 @@ impl Host {
         self.reply_to(&id)
     }
 
+    /// Sends a request whose reply may take longer than [`FRAME_TIMEOUT`] (RSA-3072 key
+    /// generation on a busy machine), and waits up to `timeout` for it.
+    pub fn request_slow(&mut self, id: Value, command: &str, params: Value, timeout: Duration) -> Value {
+        self.send(&json!({"id": id, "command": command, "params": params}));
+        self.reply_within(&id, timeout)
+    }
+
     /// Waits for the reply to `id`, storing events on the way.
     pub fn reply_to(&mut self, id: &Value) -> Value {
-        let deadline = Instant::now() + FRAME_TIMEOUT;
+        self.reply_within(id, FRAME_TIMEOUT)
+    }
+
+    /// Waits up to `timeout` for the reply to `id`, storing events on the way.
+    /// Replies to other requests (the card worker answers renewals while the reader answers
+    /// `status`) are kept with the events until asked for.
+    pub fn reply_within(&mut self, id: &Value, timeout: Duration) -> Value {
+        if let Some(i) = self.events.iter().position(|f| f.get("event").is_none() && &f["id"] == id) {
+            return self.events.remove(i);
+        }
+        let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let frame = self.recv_within(left).unwrap_or_else(|| panic!("no reply to {id}"));
-            if frame.get("event").is_some() {
+            if frame.get("event").is_some() || &frame["id"] != id {
                 self.events.push(frame);
                 continue;
             }
-            assert_eq!(&frame["id"], id, "reply for another id: {frame}");
             return frame;
         }
     }

@@ -1,6 +1,8 @@
 //! Checking a PKCS#10 certificate request as EST `simplereenroll` receives it:
-//! base64 body, DER CSR, ECDSA P-384 key, ecdsa-with-SHA384 signature that
-//! verifies, and the role asked for in the extensionRequest's key usage.
+//! base64 body, DER CSR, a key the host makes (ECDSA P-384 signed ecdsa-with-SHA384,
+//! ECDSA P-256 signed ecdsa-with-SHA256, RSA of 2048 bits or more signed
+//! sha256WithRSAEncryption) whose signature verifies, and the role asked for in the
+//! extensionRequest's key usage.
 
 use std::fmt;
 
@@ -20,6 +22,8 @@ const SECP256R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.
 const SECP521R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
 const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const ECDSA_WITH_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
+const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+const SHA256_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
 const ID_EXTENSION_REQ: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.14");
 const ID_CE_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
 
@@ -64,12 +68,15 @@ impl fmt::Display for CsrError {
             CsrError::Empty => write!(f, "The request body is empty; send a base64 PKCS#10 CSR."),
             CsrError::NotBase64 => write!(f, "The request body is not base64."),
             CsrError::NotCsr(e) => write!(f, "The request body is not a DER PKCS#10 CSR ({e})."),
-            CsrError::KeyNotP384(what) => {
-                write!(f, "The CSR key is {what}; the card key must be ECDSA P-384.")
-            }
-            CsrError::SignatureAlgorithm(oid) => {
-                write!(f, "The CSR is signed with {oid}; it must be signed with ecdsa-with-SHA384.")
-            }
+            CsrError::KeyNotP384(what) => write!(
+                f,
+                "The CSR key is {what}; the card key must be ECDSA P-384 or P-256, or RSA of 2048 bits or more."
+            ),
+            CsrError::SignatureAlgorithm(oid) => write!(
+                f,
+                "The CSR is signed with {oid}; it must be signed with ecdsa-with-SHA384 (P-384), \
+                 ecdsa-with-SHA256 (P-256) or sha256WithRSAEncryption (RSA)."
+            ),
             CsrError::BadSignature => {
                 write!(f, "The CSR signature does not verify with the CSR's public key.")
             }
@@ -87,14 +94,15 @@ impl fmt::Display for CsrError {
 
 impl std::error::Error for CsrError {}
 
-/// A CSR that parsed, has a P-384 key and a valid signature.
+/// A CSR that parsed, has a key of an algorithm the host makes and a valid signature.
 #[derive(Debug, Clone)]
 pub struct CheckedCsr {
     /// Subject Name, DER.
     pub subject_der: Vec<u8>,
     /// Subject Name, RFC 4514 text.
     pub subject: String,
-    /// The requested key, SEC1 point.
+    /// The requested key: the SEC1 point of a P-384 key, else its SubjectPublicKeyInfo DER
+    /// (what the test bed's CA takes either way).
     pub public_key_sec1: Vec<u8>,
     /// The role from the extensionRequest's key usage; `None` if it has none.
     pub role: Option<Role>,
@@ -112,51 +120,102 @@ pub fn decode_body(body: &[u8]) -> Result<Vec<u8>, CsrError> {
 /// Parses and checks a DER CSR.
 pub fn check(der: &[u8]) -> Result<CheckedCsr, CsrError> {
     let req = CertReq::from_der(der).map_err(|e| CsrError::NotCsr(e.to_string()))?;
-    let public_key_sec1 = p384_key(&req)?;
-    if req.algorithm.oid != ECDSA_WITH_SHA384 {
+    let key = card_key(&req)?;
+    if req.algorithm.oid != key.signature_algorithm() {
         return Err(CsrError::SignatureAlgorithm(req.algorithm.oid.to_string()));
     }
-    verify_signature(&req, &public_key_sec1)?;
+    verify_signature(&req, &key)?;
+    let public_key_sec1 = key.for_ca(&req)?;
     let role = requested_role(&req)?;
     let subject_der = req.info.subject.to_der().map_err(|e| CsrError::NotCsr(e.to_string()))?;
     Ok(CheckedCsr { subject: req.info.subject.to_string(), subject_der, public_key_sec1, role })
 }
 
-fn p384_key(req: &CertReq) -> Result<Vec<u8>, CsrError> {
+/// The request's key, checked, and the signature algorithm it must use.
+enum CardKey {
+    P384(Vec<u8>),
+    P256(p256::PublicKey),
+    Rsa(rsa::PublicKey),
+}
+
+fn card_key(req: &CertReq) -> Result<CardKey, CsrError> {
     let spki = &req.info.public_key;
     if spki.algorithm.oid == RSA_ENCRYPTION {
-        return Err(CsrError::KeyNotP384("RSA".into()));
+        use p384::pkcs8::DecodePublicKey;
+        use rsa::traits::PublicKeyParts;
+        let der = spki.to_der().map_err(|e| CsrError::NotCsr(e.to_string()))?;
+        let key = rsa::PublicKey::from_public_key_der(&der)
+            .map_err(|_| CsrError::KeyNotP384("an RSA key that cannot be read".into()))?;
+        if key.n().bit_width() < 2048 {
+            return Err(CsrError::KeyNotP384(format!("RSA-{}", key.n().bit_width())));
+        }
+        return Ok(CardKey::Rsa(key));
     }
     if spki.algorithm.oid != ID_EC_PUBLIC_KEY {
         return Err(CsrError::KeyNotP384(format!("of algorithm {}", spki.algorithm.oid)));
     }
     let curve = spki.algorithm.parameters.as_ref().and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
-    match curve {
-        Some(SECP384R1) => {}
-        Some(SECP256R1) => return Err(CsrError::KeyNotP384("ECDSA P-256".into())),
-        Some(SECP521R1) => return Err(CsrError::KeyNotP384("ECDSA P-521".into())),
-        Some(other) => return Err(CsrError::KeyNotP384(format!("on curve {other}"))),
-        None => return Err(CsrError::KeyNotP384("EC without a named curve".into())),
-    }
     let point = spki
         .subject_public_key
         .as_bytes()
         .ok_or_else(|| CsrError::KeyNotP384("an unaligned bit string".into()))?;
-    p384::PublicKey::from_sec1_bytes(point)
-        .map_err(|_| CsrError::KeyNotP384("not a valid P-384 point".into()))?;
-    Ok(point.to_vec())
+    match curve {
+        Some(SECP384R1) => {
+            p384::PublicKey::from_sec1_bytes(point)
+                .map_err(|_| CsrError::KeyNotP384("not a valid P-384 point".into()))?;
+            Ok(CardKey::P384(point.to_vec()))
+        }
+        Some(SECP256R1) => p256::PublicKey::from_sec1_bytes(point)
+            .map(CardKey::P256)
+            .map_err(|_| CsrError::KeyNotP384("not a valid P-256 point".into())),
+        Some(SECP521R1) => Err(CsrError::KeyNotP384("ECDSA P-521".into())),
+        Some(other) => Err(CsrError::KeyNotP384(format!("on curve {other}"))),
+        None => Err(CsrError::KeyNotP384("EC without a named curve".into())),
+    }
 }
 
-fn verify_signature(req: &CertReq, point: &[u8]) -> Result<(), CsrError> {
-    let key = VerifyingKey::from_sec1_bytes(point)
-        .map_err(|_| CsrError::KeyNotP384("not a valid P-384 point".into()))?;
-    let sig = req
-        .signature
-        .as_bytes()
-        .and_then(|b| DerSignature::from_bytes(b).ok())
-        .ok_or(CsrError::BadSignature)?;
+impl CardKey {
+    fn signature_algorithm(&self) -> ObjectIdentifier {
+        match self {
+            CardKey::P384(_) => ECDSA_WITH_SHA384,
+            CardKey::P256(_) => ECDSA_WITH_SHA256,
+            CardKey::Rsa(_) => SHA256_WITH_RSA,
+        }
+    }
+
+    /// What the CA is given: the P-384 point, else the SubjectPublicKeyInfo.
+    fn for_ca(&self, req: &CertReq) -> Result<Vec<u8>, CsrError> {
+        match self {
+            CardKey::P384(point) => Ok(point.clone()),
+            _ => req.info.public_key.to_der().map_err(|e| CsrError::NotCsr(e.to_string())),
+        }
+    }
+}
+
+fn verify_signature(req: &CertReq, key: &CardKey) -> Result<(), CsrError> {
+    let bits = req.signature.as_bytes().ok_or(CsrError::BadSignature)?;
     let tbs = req.info.to_der().map_err(|e| CsrError::NotCsr(e.to_string()))?;
-    key.verify(&tbs, &sig).map_err(|_| CsrError::BadSignature)
+    let verified = match key {
+        CardKey::P384(point) => {
+            let key = VerifyingKey::from_sec1_bytes(point)
+                .map_err(|_| CsrError::KeyNotP384("not a valid P-384 point".into()))?;
+            let sig = DerSignature::from_bytes(bits).map_err(|_| CsrError::BadSignature)?;
+            key.verify(&tbs, &sig).is_ok()
+        }
+        CardKey::P256(public) => {
+            let sig = p256::ecdsa::DerSignature::from_bytes(bits).map_err(|_| CsrError::BadSignature)?;
+            p256::ecdsa::VerifyingKey::from(public).verify(&tbs, &sig).is_ok()
+        }
+        CardKey::Rsa(public) => {
+            let sig = rsa::pkcs1v15::Signature::try_from(bits).map_err(|_| CsrError::BadSignature)?;
+            rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(public.clone()).verify(&tbs, &sig).is_ok()
+        }
+    };
+    if verified {
+        Ok(())
+    } else {
+        Err(CsrError::BadSignature)
+    }
 }
 
 fn requested_role(req: &CertReq) -> Result<Option<Role>, CsrError> {
@@ -197,5 +256,22 @@ mod tests {
     #[test]
     fn check_refuses_non_der() {
         assert!(matches!(check(&[0x30, 0x03, 0x02]), Err(CsrError::NotCsr(_))));
+    }
+
+    #[test]
+    fn check_accepts_a_p256_request_signed_with_sha256_and_hands_the_ca_its_spki() {
+        use std::str::FromStr;
+        use x509_cert::builder::{Builder, RequestBuilder};
+        let key = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).expect("key");
+        let subject = x509_cert::name::Name::from_str("CN=Jane Smith,O=NHS Test,C=GB").expect("name");
+        let builder = RequestBuilder::new(subject).expect("builder");
+        let csr = builder.build::<_, p256::ecdsa::DerSignature>(&key).expect("csr").to_der().expect("der");
+        let checked = check(&csr).expect("a P-256 request is accepted");
+        assert_eq!(checked.public_key_sec1.first(), Some(&0x30), "SubjectPublicKeyInfo for the CA");
+        // The same request claiming ecdsa-with-SHA384 is refused.
+        let mut request = CertReq::from_der(&csr).expect("request");
+        request.algorithm.oid = ECDSA_WITH_SHA384;
+        let relabelled = request.to_der().expect("der");
+        assert!(matches!(check(&relabelled), Err(CsrError::SignatureAlgorithm(_))));
     }
 }

@@ -55,6 +55,7 @@ pub fn run(opts: &ProvisionOptions) -> Result<Value, String> {
             CertSpec::expiring_in_days(testbed_role(Role::Authentication), opts.auth_days),
             CertSpec::expiring_in_days(testbed_role(Role::Signing), opts.sign_days),
         ],
+        ca_certificate: false,
     };
     let input = serde_json::to_vec(&spec).map_err(|e| e.to_string())?;
     let mut cmd = Command::new(testbed_bin().map_err(|e| e.to_string())?);

@@ -132,6 +132,12 @@ struct ProvisionArgs {
     /// Print the result as JSON (otherwise a summary).
     #[arg(long)]
     json: bool,
+    /// The key pairs' algorithm.
+    #[arg(long, value_enum, default_value_t = token::PairAlgorithm::P384)]
+    alg: token::PairAlgorithm,
+    /// Also store the CA certificate on the card (its own CKA_ID, no key).
+    #[arg(long)]
+    ca_certificate: bool,
 }
 
 #[derive(Subcommand)]
@@ -411,9 +417,10 @@ fn provision(args: ProvisionArgs) -> Result<(), Error> {
             so_pin: args.so_pin,
             subject: args.subject,
             certs: vec![
-                CertSpec::expiring_in_days(Role::Authentication, args.auth_days),
-                CertSpec::expiring_in_days(Role::Signing, args.sign_days),
+                CertSpec::expiring_in_days(Role::Authentication, args.auth_days).with_algorithm(args.alg),
+                CertSpec::expiring_in_days(Role::Signing, args.sign_days).with_algorithm(args.alg),
             ],
+            ca_certificate: args.ca_certificate,
         }
     };
     let card = token::child::provision(&args.softhsm_conf, &ca, &spec)?;
@@ -516,6 +523,7 @@ fn schsm_cmd(command: SchsmCmd) -> Result<(), Error> {
                         CertSpec::expiring_in_days(Role::Authentication, a.auth_days),
                         CertSpec::expiring_in_days(Role::Signing, a.sign_days),
                     ],
+                    ca_certificate: false,
                 },
                 alg: a.alg.into(),
             };

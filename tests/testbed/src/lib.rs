@@ -26,7 +26,7 @@ pub use error::{Error, Result};
 pub use probe::ReaderStatus;
 pub use readers::{Pcscd, READERS};
 pub use token::{
-    inspect, provision, CardSpec, CertSpec, PairCheck, ProvisionedCard, ProvisionedCert, SoftHsm,
-    TokenContents, TokenObject, SOFTHSM_MODULE,
+    inspect, provision, CardSpec, CertSpec, PairAlgorithm, PairCheck, ProvisionedCard, ProvisionedCert,
+    SoftHsm, TokenContents, TokenObject, SOFTHSM_MODULE,
 };
 pub use util::testbed_bin;

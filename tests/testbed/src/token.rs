@@ -104,12 +104,30 @@ impl SoftHsm {
     }
 }
 
+/// The algorithm of a provisioned key pair (`--alg`: `p384`, `p256`, `rsa2048`, `rsa3072`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum PairAlgorithm {
+    /// ECDSA P-384 (what the test bed always made before).
+    #[default]
+    P384,
+    /// ECDSA P-256.
+    P256,
+    /// RSA-2048 (what most deployed smartcards hold).
+    Rsa2048,
+    /// RSA-3072.
+    Rsa3072,
+}
+
 /// One certificate (and key pair) to put on a card.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CertSpec {
     /// Authentication or signing.
     pub role: Role,
+    /// The key pair's algorithm.
+    #[serde(default)]
+    pub algorithm: PairAlgorithm,
     /// Start of validity.
     #[serde(with = "time::serde::rfc3339")]
     pub not_before: OffsetDateTime,
@@ -127,7 +145,13 @@ impl CertSpec {
         let not_after = now + time::Duration::days(days);
         let not_before =
             (not_after - time::Duration::days(CERT_LIFETIME_DAYS)).min(now - time::Duration::minutes(1));
-        CertSpec { role, not_before, not_after }
+        CertSpec { role, algorithm: PairAlgorithm::P384, not_before, not_after }
+    }
+
+    /// The same certificate with a key pair of `algorithm`.
+    pub fn with_algorithm(mut self, algorithm: PairAlgorithm) -> CertSpec {
+        self.algorithm = algorithm;
+        self
     }
 }
 
@@ -145,6 +169,10 @@ pub struct CardSpec {
     pub subject: String,
     /// One entry per key pair and certificate.
     pub certs: Vec<CertSpec>,
+    /// Also store the test CA's own certificate on the card (its own CKA_ID, no key), as
+    /// many deployed cards do.
+    #[serde(default)]
+    pub ca_certificate: bool,
 }
 
 impl CardSpec {
@@ -160,7 +188,20 @@ impl CardSpec {
                 CertSpec::expiring_in_days(Role::Authentication, auth_days),
                 CertSpec::expiring_in_days(Role::Signing, sign_days),
             ],
+            ca_certificate: false,
         }
+    }
+
+    /// The same card with every key pair of `algorithm`.
+    pub fn with_algorithm(mut self, algorithm: PairAlgorithm) -> CardSpec {
+        self.certs = self.certs.into_iter().map(|c| c.with_algorithm(algorithm)).collect();
+        self
+    }
+
+    /// The same card with the CA certificate on it too.
+    pub fn with_ca_certificate(mut self) -> CardSpec {
+        self.ca_certificate = true;
+        self
     }
 }
 
@@ -315,16 +356,18 @@ pub mod child {
     use cryptoki::slot::Slot;
     use cryptoki::types::AuthPin;
     use p384::ecdsa::signature::hazmat::PrehashVerifier;
-    use sha2::{Digest, Sha384};
+    use sha2::{Digest, Sha256, Sha384};
     use x509_cert::der::asn1::OctetString;
     use x509_cert::der::{Decode, Encode};
 
     use super::*;
-    use crate::ca::{cert_info, cert_verifying_key, subject_der, IssueRequest};
+    use crate::ca::{cert_info, subject_der, IssueRequest};
     use crate::util::{hex, random_bytes};
 
     /// DER of the namedCurve OID secp384r1, for CKA_EC_PARAMS.
     const P384_PARAMS: [u8; 7] = [0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
+    /// DER of the namedCurve OID prime256v1 (P-256).
+    const P256_PARAMS: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 
     fn check_env(conf: &Path) -> Result<()> {
         let set = std::env::var_os("SOFTHSM2_CONF").map(PathBuf::from);
@@ -368,7 +411,7 @@ pub mod child {
 
     /// CKA_EC_POINT is a DER OCTET STRING around the SEC1 point; some cards give it raw.
     fn unwrap_ec_point(bytes: &[u8]) -> Result<Vec<u8>> {
-        if bytes.len() == 97 && bytes[0] == 0x04 {
+        if (bytes.len() == 97 || bytes.len() == 65) && bytes[0] == 0x04 {
             return Ok(bytes.to_vec());
         }
         OctetString::from_der(bytes)
@@ -396,14 +439,29 @@ pub mod child {
             let id: [u8; 16] = random_bytes()?;
             let key_label = format!("{} key", cs.role.title());
             let cert_label = format!("{} certificate", cs.role.title());
-            let public_template = [
+            let mut public_template = vec![
                 Attribute::Token(true),
                 Attribute::Private(false),
                 Attribute::Verify(true),
-                Attribute::EcParams(P384_PARAMS.to_vec()),
                 Attribute::Id(id.to_vec()),
                 Attribute::Label(key_label.clone().into_bytes()),
             ];
+            let mechanism = match cs.algorithm {
+                PairAlgorithm::P384 | PairAlgorithm::P256 => {
+                    let params =
+                        if cs.algorithm == PairAlgorithm::P384 { &P384_PARAMS[..] } else { &P256_PARAMS[..] };
+                    public_template.push(Attribute::EcParams(params.to_vec()));
+                    Mechanism::EccKeyPairGen
+                }
+                PairAlgorithm::Rsa2048 | PairAlgorithm::Rsa3072 => {
+                    let bits: usize = if cs.algorithm == PairAlgorithm::Rsa2048 { 2048 } else { 3072 };
+                    let bits = cryptoki::types::Ulong::try_from(bits)
+                        .map_err(|e| Error::pkcs11("CKA_MODULUS_BITS", e))?;
+                    public_template.push(Attribute::ModulusBits(bits));
+                    public_template.push(Attribute::PublicExponent(vec![1, 0, 1]));
+                    Mechanism::RsaPkcsKeyPairGen
+                }
+            };
             let private_template = [
                 Attribute::Token(true),
                 Attribute::Private(true),
@@ -414,16 +472,9 @@ pub mod child {
                 Attribute::Label(key_label.clone().into_bytes()),
             ];
             let (public, _private) = session
-                .generate_key_pair(&Mechanism::EccKeyPairGen, &public_template, &private_template)
+                .generate_key_pair(&mechanism, &public_template, &private_template)
                 .map_err(|e| Error::pkcs11("C_GenerateKeyPair", e))?;
-            let point = match session
-                .get_attributes(public, &[AttributeType::EcPoint])
-                .map_err(|e| Error::pkcs11("C_GetAttributeValue(CKA_EC_POINT)", e))?
-                .pop()
-            {
-                Some(Attribute::EcPoint(p)) => unwrap_ec_point(&p)?,
-                _ => return Err(Error::Invalid("the new public key has no CKA_EC_POINT".into())),
-            };
+            let point = public_key_spki(&session, public, cs.algorithm)?;
             let cert_der = ca.issue(&IssueRequest {
                 subject_der: subject.clone(),
                 public_key_sec1: point,
@@ -463,8 +514,79 @@ pub mod child {
                 cert_der,
             });
         }
+        if spec.ca_certificate {
+            let ca_der = ca.cert_der();
+            let ca_cert = x509_cert::Certificate::from_der(&ca_der)
+                .map_err(|e| Error::crypto("decoding the CA certificate", e))?;
+            let serial_der = ca_cert
+                .tbs_certificate()
+                .serial_number()
+                .to_der()
+                .map_err(|e| Error::crypto("encoding the serial number", e))?;
+            let id: [u8; 16] = random_bytes()?;
+            session
+                .create_object(&[
+                    Attribute::Class(ObjectClass::CERTIFICATE),
+                    Attribute::CertificateType(CertificateType::X_509),
+                    Attribute::Token(true),
+                    Attribute::Private(false),
+                    Attribute::Value(ca_der),
+                    Attribute::Id(id.to_vec()),
+                    Attribute::Subject(issuer.clone()),
+                    Attribute::Issuer(issuer.clone()),
+                    Attribute::SerialNumber(serial_der),
+                    Attribute::Label(b"CA certificate".to_vec()),
+                ])
+                .map_err(|e| Error::pkcs11("C_CreateObject(CA certificate)", e))?;
+        }
         let _ = session.logout();
         Ok(ProvisionedCard { token_label: spec.token_label.clone(), token_serial: serial, certs })
+    }
+
+    /// The new public key as a SubjectPublicKeyInfo DER (what the test CA certifies).
+    fn public_key_spki(session: &Session, public: ObjectHandle, algorithm: PairAlgorithm) -> Result<Vec<u8>> {
+        use p384::pkcs8::EncodePublicKey;
+        let attributes = session
+            .get_attributes(
+                public,
+                &[AttributeType::EcPoint, AttributeType::Modulus, AttributeType::PublicExponent],
+            )
+            .map_err(|e| Error::pkcs11("C_GetAttributeValue(public key)", e))?;
+        let find = |wanted: AttributeType| {
+            attributes.iter().find_map(|a| match (a, wanted) {
+                (Attribute::EcPoint(v), AttributeType::EcPoint)
+                | (Attribute::Modulus(v), AttributeType::Modulus)
+                | (Attribute::PublicExponent(v), AttributeType::PublicExponent) => Some(v.clone()),
+                _ => None,
+            })
+        };
+        let missing = || Error::Invalid("the new public key lacks its attributes".into());
+        let document = match algorithm {
+            PairAlgorithm::P384 => {
+                let point = unwrap_ec_point(&find(AttributeType::EcPoint).ok_or_else(missing)?)?;
+                p384::PublicKey::from_sec1_bytes(&point)
+                    .map_err(|e| Error::crypto("the new P-384 public key", e))?
+                    .to_public_key_der()
+            }
+            PairAlgorithm::P256 => {
+                let point = unwrap_ec_point(&find(AttributeType::EcPoint).ok_or_else(missing)?)?;
+                p256::PublicKey::from_sec1_bytes(&point)
+                    .map_err(|e| Error::crypto("the new P-256 public key", e))?
+                    .to_public_key_der()
+            }
+            PairAlgorithm::Rsa2048 | PairAlgorithm::Rsa3072 => {
+                let n =
+                    rsa::BoxedUint::from_be_slice_vartime(&find(AttributeType::Modulus).ok_or_else(missing)?);
+                let e = rsa::BoxedUint::from_be_slice_vartime(
+                    &find(AttributeType::PublicExponent).ok_or_else(missing)?,
+                );
+                rsa::PublicKey::new(n, e)
+                    .map_err(|e| Error::crypto("the new RSA public key", e))?
+                    .to_public_key_der()
+            }
+        }
+        .map_err(|e| Error::crypto("encoding the new public key", e))?;
+        Ok(document.as_bytes().to_vec())
     }
 
     fn bool_of(attrs: &[Attribute], t: AttributeType) -> Option<bool> {
@@ -566,19 +688,46 @@ pub mod child {
         })
     }
 
-    /// Signs SHA-384 of a random challenge with the key (CKM_ECDSA: SoftHSM has no
-    /// CKM_ECDSA_SHA384) and verifies with the certificate's public key.
+    /// Signs a random challenge with the key, as its algorithm does (ECDSA over SHA-384 or
+    /// SHA-256 with CKM_ECDSA, SoftHSM having no hashing ECDSA; RSA with CKM_SHA256_RSA_PKCS),
+    /// and verifies with the certificate's public key.
     fn check_pair(session: &Session, key: ObjectHandle, cert_der: &[u8]) -> Result<()> {
+        use p384::ecdsa::signature::Verifier;
+        use p384::pkcs8::DecodePublicKey;
         let challenge: [u8; 32] = random_bytes()?;
-        let digest = Sha384::digest(challenge);
-        let raw = session
-            .sign(&Mechanism::Ecdsa, key, &digest)
-            .map_err(|e| Error::pkcs11("C_Sign(CKM_ECDSA)", e))?;
-        let sig =
-            p384::ecdsa::Signature::from_slice(&raw).map_err(|e| Error::crypto("the card's signature", e))?;
-        cert_verifying_key(cert_der)?
-            .verify_prehash(&digest, &sig)
-            .map_err(|e| Error::crypto("the certificate's key does not verify the card's signature", e))
+        let cert = x509_cert::Certificate::from_der(cert_der)
+            .map_err(|e| Error::crypto("decoding a certificate", e))?;
+        let spki = cert
+            .tbs_certificate()
+            .subject_public_key_info()
+            .to_der()
+            .map_err(|e| Error::crypto("encoding the certificate's key", e))?;
+        let sign = |mechanism: &Mechanism, data: &[u8]| {
+            session.sign(mechanism, key, data).map_err(|e| Error::pkcs11("C_Sign", e))
+        };
+        let bad = |e: p384::ecdsa::signature::Error| {
+            Error::crypto("the certificate's key does not verify the card's signature", e)
+        };
+        if let Ok(public) = p384::PublicKey::from_public_key_der(&spki) {
+            let digest = Sha384::digest(challenge);
+            let raw = sign(&Mechanism::Ecdsa, &digest)?;
+            let sig = p384::ecdsa::Signature::from_slice(&raw)
+                .map_err(|e| Error::crypto("the card's signature", e))?;
+            return p384::ecdsa::VerifyingKey::from(public).verify_prehash(&digest, &sig).map_err(bad);
+        }
+        if let Ok(public) = p256::PublicKey::from_public_key_der(&spki) {
+            let digest = Sha256::digest(challenge);
+            let raw = sign(&Mechanism::Ecdsa, &digest)?;
+            let sig = p256::ecdsa::Signature::from_slice(&raw)
+                .map_err(|e| Error::crypto("the card's signature", e))?;
+            return p256::ecdsa::VerifyingKey::from(public).verify_prehash(&digest, &sig).map_err(bad);
+        }
+        let public = rsa::PublicKey::from_public_key_der(&spki)
+            .map_err(|e| Error::crypto("certificate public key", e))?;
+        let raw = sign(&Mechanism::Sha256RsaPkcs, &challenge)?;
+        let sig = rsa::pkcs1v15::Signature::try_from(raw.as_slice())
+            .map_err(|e| Error::crypto("the card's signature", e))?;
+        rsa::pkcs1v15::VerifyingKey::<Sha256>::new(public).verify(&challenge, &sig).map_err(bad)
     }
 
     /// Lists every object on the token and checks each certificate's key pair.

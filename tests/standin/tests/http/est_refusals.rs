@@ -110,17 +110,18 @@ fn bad_signature_is_400() {
 }
 
 #[test]
-fn p256_key_is_400() {
+fn p521_key_is_400() {
+    // P-256 and P-384 keys are what the host makes; P-521 is not.
     let (s, card, mut b, csrf) = setup(45);
-    let key = ec_key(s.dir.path(), "p256", "prime256v1");
+    let key = ec_key(s.dir.path(), "p521", "secp521r1");
     let csr = csr_from_cert(s.dir.path(), &card.auth_pem, &key, true);
     let msg = refused(&mut b, Some(&csrf), &b64(&csr), 400, "key-not-p384");
-    assert!(msg.contains("P-256"), "{msg}");
+    assert!(msg.contains("P-521"), "{msg}");
     assert_audited(&s, "key-not-p384", 400);
 }
 
 #[test]
-fn rsa_key_is_400() {
+fn rsa_1024_key_is_400() {
     let (s, card, mut b, csrf) = setup(45);
     let key = s.dir.path().join("rsa.key");
     openssl(&[
@@ -128,13 +129,13 @@ fn rsa_key_is_400() {
         "-algorithm",
         "RSA",
         "-pkeyopt",
-        "rsa_keygen_bits:2048",
+        "rsa_keygen_bits:1024",
         "-out",
         key.to_str().expect("path"),
     ]);
     let csr = csr_from_cert(s.dir.path(), &card.auth_pem, &key, true);
     let msg = refused(&mut b, Some(&csrf), &b64(&csr), 400, "key-not-p384");
-    assert!(msg.contains("RSA"), "{msg}");
+    assert!(msg.contains("RSA-1024"), "{msg}");
 }
 
 #[test]
