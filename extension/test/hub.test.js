@@ -167,3 +167,24 @@ test('hub_retainOrigins_dropsTabsNoLongerAllowed', () => {
   assert.equal(a.port.disconnected, false);
   assert.deepEqual([...s.hub.tabs.keys()], [a.key]);
 });
+
+test('hub_csrattrs_throughTheOwnerTab_namesTheKeyAlgorithmForRenewBegin', async () => {
+  const s = setup();
+  s.renewal._csrAttrs = () => s.hub.csrAttrs(s.renewal.owner);
+  const a = s.tab(1);
+  s.connect();
+  s.host.reply('status', dueStatus());
+  await flush();
+  a.send({ type: 'renew.start', serial: 'S1' });
+  await flush();
+  const req = a.port.posted.find((m) => m.type === 'csrattrs.request');
+  assert.ok(req, 'the owner tab is asked for csrattrs');
+  assert.equal(req.url, 'https://cis.example');
+  // An est.response under the csrattrs id is not taken for it.
+  assert.equal(s.hub.estResponse(a.key, { requestId: req.requestId, ok: true, pkcs7: 'AAAA' }), false);
+  assert.equal(validate(CONTENT_PORT, { type: 'csrattrs.response', requestId: req.requestId, ok: true, keyAlgorithm: 'ed25519' }), null);
+  a.send({ type: 'csrattrs.response', requestId: req.requestId, ok: true, keyAlgorithm: 'rsa2048' });
+  await flush();
+  s.renewal.pinSubmitted('123456');
+  assert.deepEqual(s.host.pending('renewBegin').params, { pin: '123456', cardSerial: 'S1', keyAlgorithm: 'rsa2048' });
+});

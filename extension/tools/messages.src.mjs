@@ -52,6 +52,8 @@ export default {
   errCardChanged: ['The card in the reader is not the one you confirmed. Check the card, then start again.'],
   errKeyAlgorithmNotAllowed: ['The renewal service asked for a kind of key this computer’s settings do not allow. Ask IT to check the renewal settings.'],
   errKeyAlgorithmUnsupported: ['This card cannot make the kind of key the renewal service asked for. Nothing on the card was changed.'],
+  errRenewalExpired: ['The renewal was stopped because it waited too long for an answer. The card was not changed; you can start again.'],
+  errCsrAttrsMalformed: ['The renewal service’s answer about which kind of key to make could not be read. Nothing on the card was changed. Ask IT to check the renewal service.'],
   errResponseTooLarge: ['The renewal helper’s answer was too large. Ask IT to update the extension and the helper.'],
   errInternal: ['Something went wrong in the renewal helper. The card still holds a working pair of certificates; try again.'],
   errHostMissing: ['The cis-renew helper is not installed on this computer. Ask IT to install it: the cis-renew host package (MSI on Windows) registers it with the browser.'],

@@ -9,6 +9,7 @@ import { renewDismiss } from './actions/renewDismiss.js';
 import { statusRefresh } from './actions/statusRefresh.js';
 import { estResponse } from './actions/estResponse.js';
 import { cardAdminResponse } from './actions/cardAdminResponse.js';
+import { csrAttrsResponse } from './actions/csrAttrsResponse.js';
 import { pinSubmit } from './actions/pinSubmit.js';
 import { pinCancel } from './actions/pinCancel.js';
 import { pinReveal } from './actions/pinReveal.js';
@@ -30,6 +31,8 @@ export function dispatch(app, msg, ctx) {
       return statusRefresh(app, msg, ctx);
     case 'est.response':
       return estResponse(app, msg, ctx);
+    case 'csrattrs.response':
+      return csrAttrsResponse(app, msg, ctx);
     case 'cardAdmin.response':
       return cardAdminResponse(app, msg, ctx);
     case 'pin.submit':

@@ -233,6 +233,31 @@ export class Hub {
     });
   }
 
+  /** EST csrattrs in the tab `owner`; resolves with the named key algorithm or null. */
+  csrAttrs(owner) {
+    const tab = this.tabs.get(owner);
+    if (!tab) return Promise.reject(new CisError('CANCELLED', 'the dashboard tab went away'));
+    const requestId = `c${this._nextEst++}`;
+    return new Promise((resolve, reject) => {
+      const timer = this._timers.setTimeout(() => {
+        if (this._est.delete(requestId)) reject(new CisError('TIMEOUT', 'the renewal service did not answer'));
+      }, EST_TIMEOUT_MS);
+      this._est.set(requestId, { owner, resolve, reject, timer });
+      this._send(tab, { type: TO_CONTENT.CSRATTRS_REQUEST, requestId, url: this._serviceUrlFor(tab.origin), timeoutMs: EST_TIMEOUT_MS - 5_000 });
+    });
+  }
+
+  /** A `csrattrs.response` (already validated) from tab `key`; others' answers are ignored. */
+  csrAttrsResponse(key, msg) {
+    const pending = this._est.get(msg.requestId);
+    if (!pending || pending.owner !== key || !msg.requestId.startsWith('c')) return false;
+    this._est.delete(msg.requestId);
+    this._timers.clearTimeout(pending.timer);
+    if (msg.ok) pending.resolve(msg.keyAlgorithm === undefined ? null : msg.keyAlgorithm);
+    else pending.reject(new CisError(msg.error.code, msg.error.reason || '', { reason: msg.error.reason, status: msg.error.status }));
+    return true;
+  }
+
   /** A `cardAdmin.response` (already validated) from tab `key`; others' answers are ignored. */
   cardAdminResponse(key, msg) {
     const pending = this._est.get(msg.requestId);
@@ -247,7 +272,7 @@ export class Hub {
   /** An `est.response` (already validated) from tab `key`. Answers from other tabs are ignored. */
   estResponse(key, msg) {
     const pending = this._est.get(msg.requestId);
-    if (!pending || pending.owner !== key) return false;
+    if (!pending || pending.owner !== key || !msg.requestId.startsWith('e')) return false;
     this._est.delete(msg.requestId);
     this._timers.clearTimeout(pending.timer);
     if (msg.ok) pending.resolve(msg.pkcs7);

@@ -56,15 +56,18 @@ export const PHASE = Object.freeze({
 
 const ACTIVE = new Set([PHASE.AWAITING_PIN, PHASE.BEGINNING, PHASE.REQUESTING, PHASE.COMPLETING]);
 const CANCELLABLE = new Set([PHASE.AWAITING_PIN, PHASE.BEGINNING, PHASE.REQUESTING]);
+const KEY_ALGORITHMS = new Set(['p384', 'p256', 'rsa2048', 'rsa3072']);
 const HOST_STEPS = new Set(['login', 'generateKey', 'buildRequest', 'verify', 'install', 'retireOld', 'done']);
 
 /** How long the passcode window may stay open unanswered. */
 export const PIN_TIMEOUT_MS = 5 * 60_000;
 
 export class Renewal {
-  constructor({ host, est, cardAdmin, pin, onChange = () => {}, timers = globalThis, pinTimeoutMs = PIN_TIMEOUT_MS, log = () => {} }) {
+  constructor({ host, est, csrAttrs, cardAdmin, pin, onChange = () => {}, timers = globalThis, pinTimeoutMs = PIN_TIMEOUT_MS, log = () => {} }) {
     this._host = host;
     this._est = est;
+    // EST csrattrs: resolves with the key algorithm the service names, or null.
+    this._csrAttrs = csrAttrs || null;
     this._cardAdmin = cardAdmin || (() => Promise.reject(new CisError('SERVICE_REFUSED', 'no card-management client')));
     this._pin = pin;
     this._onChange = onChange;
@@ -111,11 +114,21 @@ export class Renewal {
       // PIV: the service's answer to the card's witness ({renewal, witness, challenge}).
       admin: null,
       finalTry: atFinalTry(card, null),
+      // What the service's csrattrs named (null: nothing); undefined until read.
+      keyAlgorithm: undefined,
     };
-    if (card.cardAdmin) this._beginAdmin(this._run);
-    else if (this._run.pinPad) this._begin(this._run, undefined);
-    else this._askPin(this._run, null);
-    return this._run.id;
+    const run = this._run;
+    const go = () => {
+      if (run.pinPad) this._begin(run, undefined);
+      else this._askPin(run, null);
+    };
+    if (card.cardAdmin) this._beginAdmin(run);
+    else if (this._csrAttrs) this._readCsrAttrs(run).then((ok) => ok && go());
+    else {
+      run.keyAlgorithm = null;
+      go();
+    }
+    return run.id;
   }
 
   /**
@@ -251,8 +264,10 @@ export class Renewal {
       params.cardSerial = run.card.token.serial;
     }
     if (confirmFinalTry) params.confirmFinalTry = true;
+    if (run.keyAlgorithm) params.keyAlgorithm = run.keyAlgorithm;
+    // keep: the host's renewalExpired event comes under this request's id after its reply.
     this._host
-      .request('renewBegin', params, { onEvent: (ev) => this._progress(run, ev) })
+      .request('renewBegin', params, { onEvent: (ev) => this._progress(run, ev), keep: true })
       .then(
         (result) => this._begun(run, result),
         (err) => this._beginFailed(run, asCisError(err)),
@@ -390,7 +405,38 @@ export class Renewal {
     return true;
   }
 
+  /**
+   * Reads the service's csrattrs before the passcode is asked (so no passcode waits on the
+   * network); true when the run goes on. Names we do not know are dropped (the host's
+   * newKeyAlgorithm applies); a refused or malformed answer fails the run.
+   */
+  async _readCsrAttrs(run) {
+    this.phase = PHASE.BEGINNING;
+    this._changed();
+    let named;
+    try {
+      named = await this._csrAttrs();
+    } catch (e) {
+      if (this._run === run && run.cancelRequested) this._finish(run, PHASE.CANCELLED, null);
+      else this._fail(run, asCisError(e));
+      return false;
+    }
+    if (this._run !== run) return false;
+    if (run.cancelRequested) {
+      this._finish(run, PHASE.CANCELLED, null);
+      return false;
+    }
+    run.keyAlgorithm = KEY_ALGORITHMS.has(named) ? named : null;
+    return true;
+  }
+
   _progress(run, ev) {
+    if (this._run === run && ev && ev.event === 'renewalExpired' && this.active) {
+      // The host cancelled the open renewal after renewalTimeoutSeconds: nothing was changed.
+      run.renewalId = null; // already cancelled on the host: no renewCancel
+      this._fail(run, new CisError('RENEWAL_EXPIRED', 'the open renewal passed its idle deadline'));
+      return;
+    }
     if (this._run !== run || !ev || ev.event !== 'progress' || !HOST_STEPS.has(ev.step)) return;
     if (!this.active) return;
     run.step = { name: ev.step };

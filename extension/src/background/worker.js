@@ -40,6 +40,7 @@ const pinWindow = new PinWindow({
 const renewal = new Renewal({
   host,
   est: (req) => hub.est(renewal.owner, req),
+  csrAttrs: () => hub.csrAttrs(renewal.owner),
   cardAdmin: (req) => hub.cardAdmin(renewal.owner, req),
   pin: {
     open: async (message) => {

@@ -180,6 +180,11 @@
     send(result.ok ? { type: 'est.response', requestId: msg.requestId, ok: true, pkcs7: result.pkcs7 } : { type: 'est.response', requestId: msg.requestId, ok: false, error: result.error });
   }
 
+  async function runCsrAttrs(msg) {
+    const result = await est.csrAttrs({ fetch: root.fetch.bind(root), url: est.csrAttrsUrl(msg.url), timeoutMs: msg.timeoutMs });
+    send(result.ok ? { type: 'csrattrs.response', requestId: msg.requestId, ok: true, keyAlgorithm: result.keyAlgorithm } : { type: 'csrattrs.response', requestId: msg.requestId, ok: false, error: result.error });
+  }
+
   async function runCardAdmin(msg) {
     const result = await cardAdmin.call({
       fetch: root.fetch.bind(root),
@@ -215,6 +220,9 @@
         break;
       case 'cardAdmin.request':
         if (typeof msg.requestId === 'string' && typeof msg.op === 'string' && typeof msg.url === 'string') runCardAdmin(msg);
+        break;
+      case 'csrattrs.request':
+        if (typeof msg.requestId === 'string' && typeof msg.url === 'string') runCsrAttrs(msg);
         break;
       case 'est.request':
         if (typeof msg.requestId === 'string' && typeof msg.csr === 'string' && typeof msg.url === 'string') runEst(msg);

@@ -140,5 +140,167 @@
     }
   }
 
-  ns.est = Object.freeze({ reenrollUrl, simpleReenroll, cleanBase64, cleanReason, CSRF_HEADER, PATH });
+  // --- csrattrs (RFC 7030 section 4.5): which key algorithm the CA wants ---
+
+  const CSRATTRS_MAX = 16 * 1024;
+  const MAX_ITEMS = 64;
+  // DER OBJECT IDENTIFIER contents (hex) we recognise.
+  const OID_EC = '2a8648ce3d0201'; // id-ecPublicKey
+  const OID_RSA = '2a864886f70d010101'; // rsaEncryption
+  const CURVES = { '2a8648ce3d030107': 'p256', '2b81040022': 'p384' };
+  const RSA_BITS = { 2048: 'rsa2048', 3072: 'rsa3072' };
+
+  /** `${base}/.well-known/est/csrattrs`. */
+  function csrAttrsUrl(baseUrl) {
+    return `${String(baseUrl).replace(/\/+$/, '')}/.well-known/est/csrattrs`;
+  }
+
+  /**
+   * One DER TLV at `at` within `end`: { tag, start (of contents), end } or null. Definite,
+   * short or long (up to 4 bytes) lengths only, and never past `end`: garbage is null, not a throw.
+   */
+  function tlv(bytes, at, end) {
+    if (at + 2 > end) return null;
+    const tag = bytes[at];
+    if ((tag & 0x1f) === 0x1f) return null; // multi-byte tags: not in CsrAttrs
+    let len = bytes[at + 1];
+    let start = at + 2;
+    if (len & 0x80) {
+      const n = len & 0x7f;
+      if (n === 0 || n > 4 || start + n > end) return null;
+      len = 0;
+      for (let i = 0; i < n; i++) len = len * 256 + bytes[start + i];
+      start += n;
+    }
+    if (start + len > end) return null;
+    return { tag, start, end: start + len };
+  }
+
+  function hex(bytes, from, to) {
+    let out = '';
+    for (let i = from; i < to; i++) out += bytes[i].toString(16).padStart(2, '0');
+    return out;
+  }
+
+  /** Small non-negative INTEGER contents, or -1. */
+  function smallInt(bytes, from, to) {
+    if (to - from < 1 || to - from > 4 || bytes[from] & 0x80) return -1;
+    let v = 0;
+    for (let i = from; i < to; i++) v = v * 256 + bytes[i];
+    return v;
+  }
+
+  /**
+   * The key algorithm a DER `CsrAttrs` names: `{ ok: true, keyAlgorithm }` with `p384`, `p256`,
+   * `rsa2048`, `rsa3072`, or null when it names none we know; `{ ok: false }` when it is not a
+   * well-formed `SEQUENCE OF AttrOrOID`. Only the outer structure and the key OIDs are read:
+   * an `id-ecPublicKey` attribute whose value is a curve OID, an `rsaEncryption` attribute
+   * whose value is the modulus size (RFC 9908), or a bare `rsaEncryption` OID (2048 bits).
+   */
+  function parseCsrAttrs(bytes) {
+    if (!(bytes instanceof Uint8Array) || bytes.length > CSRATTRS_MAX) return { ok: false };
+    const outer = tlv(bytes, 0, bytes.length);
+    if (!outer || outer.tag !== 0x30 || outer.end !== bytes.length) return { ok: false };
+    let found = null;
+    let at = outer.start;
+    for (let items = 0; at < outer.end; items++) {
+      if (items >= MAX_ITEMS) return { ok: false };
+      const item = tlv(bytes, at, outer.end);
+      if (!item) return { ok: false };
+      at = item.end;
+      if (item.tag === 0x06) {
+        if (!found && hex(bytes, item.start, item.end) === OID_RSA) found = 'rsa2048';
+        continue;
+      }
+      if (item.tag !== 0x30) return { ok: false };
+      const type = tlv(bytes, item.start, item.end);
+      if (!type || type.tag !== 0x06) return { ok: false };
+      const set = tlv(bytes, type.end, item.end);
+      if (!set || set.tag !== 0x31 || set.end !== item.end) return { ok: false };
+      const oid = hex(bytes, type.start, type.end);
+      if (found || (oid !== OID_EC && oid !== OID_RSA)) continue;
+      for (let v = set.start; v < set.end; ) {
+        const value = tlv(bytes, v, set.end);
+        if (!value) return { ok: false };
+        v = value.end;
+        if (oid === OID_EC && value.tag === 0x06) found = found || CURVES[hex(bytes, value.start, value.end)] || null;
+        if (oid === OID_RSA && value.tag === 0x02) found = found || RSA_BITS[smallInt(bytes, value.start, value.end)] || null;
+      }
+    }
+    return { ok: true, keyAlgorithm: found };
+  }
+
+  function fromBase64(text) {
+    const clean = cleanBase64(text);
+    if (!clean) return null;
+    try {
+      const bin = root.atob(clean);
+      const out = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+      return out;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * GETs `csrattrs` with the sponsor's session. Result: `{ ok: true, keyAlgorithm }` (null when
+   * the service answers 404/204 or names nothing we know) or `{ ok: false, error }` with code
+   * CSRATTRS_MALFORMED (a 200 that is not a CsrAttrs), SERVICE_REFUSED, SERVICE_UNREACHABLE or
+   * TIMEOUT. Never throws.
+   * @param {object} o { fetch, url (from csrAttrsUrl), timeoutMs, AbortController }
+   */
+  async function csrAttrs(o) {
+    const Abort = o.AbortController || root.AbortController;
+    const controller = Abort ? new Abort() : null;
+    let timedOut = false;
+    const setT = o.setTimeout || root.setTimeout;
+    const clearT = o.clearTimeout || root.clearTimeout;
+    const timer =
+      o.timeoutMs && controller
+        ? setT(() => {
+            timedOut = true;
+            controller.abort();
+          }, o.timeoutMs)
+        : null;
+    try {
+      const response = await o.fetch(o.url, {
+        method: 'GET',
+        headers: { Accept: 'application/csrattrs' },
+        credentials: 'include',
+        cache: 'no-store',
+        redirect: 'follow',
+        signal: controller ? controller.signal : undefined,
+      });
+      // RFC 7030: 204 and 404 mean "no attributes".
+      if (response.status === 204 || response.status === 404) return { ok: true, keyAlgorithm: null };
+      if (response.status !== 200) {
+        const reason = await reasonOf(response);
+        const code = [502, 503, 504].includes(response.status) ? 'SERVICE_UNREACHABLE' : 'SERVICE_REFUSED';
+        return { ok: false, error: { code, status: response.status, reason } };
+      }
+      const text = await response.text();
+      const bytes = text.length <= CSRATTRS_MAX * 2 ? fromBase64(text) : null;
+      const parsed = bytes ? parseCsrAttrs(bytes) : { ok: false };
+      if (!parsed.ok) return { ok: false, error: { code: 'CSRATTRS_MALFORMED', status: 200 } };
+      return { ok: true, keyAlgorithm: parsed.keyAlgorithm };
+    } catch (e) {
+      if (timedOut || (e && e.name === 'AbortError')) return { ok: false, error: { code: 'TIMEOUT' } };
+      return { ok: false, error: { code: 'SERVICE_UNREACHABLE', reason: cleanReason((e && e.message) || 'network error') } };
+    } finally {
+      if (timer) clearT(timer);
+    }
+  }
+
+  ns.est = Object.freeze({
+    reenrollUrl,
+    simpleReenroll,
+    csrAttrsUrl,
+    csrAttrs,
+    parseCsrAttrs,
+    cleanBase64,
+    cleanReason,
+    CSRF_HEADER,
+    PATH,
+  });
 })(globalThis);

@@ -37,6 +37,8 @@
     CARD_CHANGED: { key: 'errCardChanged', source: 'host', retry: true },
     KEY_ALGORITHM_NOT_ALLOWED: { key: 'errKeyAlgorithmNotAllowed', source: 'host', retry: false },
     KEY_ALGORITHM_UNSUPPORTED: { key: 'errKeyAlgorithmUnsupported', source: 'host', retry: false },
+    // Made by the extension from the host's renewalExpired event (not a wire code).
+    RENEWAL_EXPIRED: { key: 'errRenewalExpired', source: 'extension', retry: true },
     CARD_AUTH_FAILED: { key: 'errCardAuthFailed', source: 'host', retry: false },
     RESPONSE_TOO_LARGE: { key: 'errResponseTooLarge', source: 'host', retry: false },
     INTERNAL_ERROR: { key: 'errInternal', source: 'host', retry: true },
@@ -45,6 +47,7 @@
     HOST_TOO_OLD: { key: 'errHostTooOld', source: 'extension', retry: false },
     SERVICE_REFUSED: { key: 'errServiceRefused', source: 'extension', retry: false },
     SERVICE_UNREACHABLE: { key: 'errServiceUnreachable', source: 'extension', retry: true },
+    CSRATTRS_MALFORMED: { key: 'errCsrAttrsMalformed', source: 'extension', retry: false },
     CANCELLED: { key: 'errCancelled', source: 'extension', retry: true },
     TIMEOUT: { key: 'errTimeout', source: 'extension', retry: true },
   });

@@ -19,6 +19,7 @@ export const TO_CONTENT = Object.freeze({
   STATE: 'state', // { type, state: view of host, card status and this tab's renewal }
   EST_REQUEST: 'est.request', // { type, requestId, url, role, csr, timeoutMs }
   CARD_ADMIN_REQUEST: 'cardAdmin.request', // { type, requestId, url, op, body, timeoutMs }
+  CSRATTRS_REQUEST: 'csrattrs.request', // { type, requestId, url, timeoutMs }
   RENEW_REFUSED: 'renew.refused', // { type, error }: renew.start was refused (busy, card changed...)
 });
 
@@ -78,6 +79,12 @@ const estError = shape({
   status: optional(int(0, 999)),
 });
 
+const csrAttrsError = shape({
+  code: oneOf('CSRATTRS_MALFORMED', 'SERVICE_REFUSED', 'SERVICE_UNREACHABLE', 'TIMEOUT'),
+  reason: optional(str(LIMITS.reasonMax)),
+  status: optional(int(0, 999)),
+});
+
 const cardAdminError = shape({
   code: oneOf('CARD_AUTH_FAILED', 'SERVICE_REFUSED', 'SERVICE_UNREACHABLE', 'TIMEOUT'),
   reason: optional(str(LIMITS.reasonMax)),
@@ -107,6 +114,12 @@ const SCHEMAS = Object.freeze({
       ok: oneOf(true, false),
       pkcs7: optional(base64(LIMITS.pkcs7Max)),
       error: optional(estError),
+    },
+    'csrattrs.response': {
+      requestId: (v) => typeof v === 'string' && ID.test(v),
+      ok: oneOf(true, false),
+      keyAlgorithm: optional((v) => v === null || ['p384', 'p256', 'rsa2048', 'rsa3072'].includes(v)),
+      error: optional(csrAttrsError),
     },
     'cardAdmin.response': {
       requestId: (v) => typeof v === 'string' && ID.test(v),

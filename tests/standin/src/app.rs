@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::ca::TestCa;
+use crate::est::csrattrs::KeyAlgorithm;
 use crate::store::Store;
 use crate::web::pages::service_menu::ServiceMenu;
 use crate::web::session::Sessions;
@@ -16,11 +17,18 @@ pub struct Policy {
     pub validity_days: i64,
     /// How Manage Smartcard draws Select Service (`--service-menu`).
     pub service_menu: ServiceMenu,
+    /// The key algorithm EST `csrattrs` names (`--csr-key-algorithm`).
+    pub csr_key_algorithm: KeyAlgorithm,
 }
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy { window_days: 90, validity_days: 730, service_menu: ServiceMenu::default() }
+        Policy {
+            window_days: 90,
+            validity_days: 730,
+            service_menu: ServiceMenu::default(),
+            csr_key_algorithm: KeyAlgorithm::default(),
+        }
     }
 }
 

@@ -16,6 +16,7 @@ cis-standin: stand-in CIS dashboard with an EST certificate authority
 USAGE:
   cis-standin [serve] [--data DIR] [--port N] [--window-days N] [--validity-days N]
                       [--admin-token TOKEN] [--tls] [--service-menu KIND]
+                      [--csr-key-algorithm p384|p256|rsa2048|rsa3072]
   cis-standin provision --data DIR --softhsm-conf FILE --label LABEL --user USER
                       [--pin PIN] [--so-pin PIN] [--auth-days N] [--sign-days N]
   cis-standin provision --data DIR --piv-card DIR --user USER [--pin PIN]
@@ -32,6 +33,7 @@ serve          Serve the dashboard on 127.0.0.1 and print one JSON ready line on
                Renewal window 90 days and validity 730 days by default.
                --service-menu draws Manage Smartcard's Select Service as menu (default),
                overlay (created on open), select (native select + Go) or icon (icon button).
+               --csr-key-algorithm is the key algorithm EST csrattrs asks for (default p384).
 provision      Make a SoftHSM token for a seeded user (through the test bed's
                `cis-testbed provision`) with two P-384 key pairs and certificates from
                this stand-in's CA, register it, and print the card as JSON.
@@ -118,6 +120,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             Long("port") => port = num(&mut p, "--port")?,
             Long("window-days") => policy.window_days = num(&mut p, "--window-days")?,
             Long("validity-days") => policy.validity_days = num(&mut p, "--validity-days")?,
+            Long("csr-key-algorithm") => policy.csr_key_algorithm = text(&mut p)?.parse()?,
             Long("service-menu") => policy.service_menu = text(&mut p)?.parse()?,
             Long("admin-token") => admin_token = Some(text(&mut p)?),
             Long("tls") => tls = true,

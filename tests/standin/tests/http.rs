@@ -10,6 +10,8 @@ mod admin;
 mod card_admin;
 #[path = "http/csrf.rs"]
 mod csrf;
+#[path = "http/est_csrattrs.rs"]
+mod est_csrattrs;
 #[path = "http/est_happy.rs"]
 mod est_happy;
 #[path = "http/est_refusals.rs"]

@@ -1,11 +1,17 @@
-//! EST (RFC 7030) for the stand-in CA: `cacerts` and `simplereenroll`, plus
-//! the labelled forms `/.well-known/est/<authentication|signing>/...`.
+//! EST (RFC 7030) for the stand-in CA: `cacerts`, `csrattrs` and
+//! `simplereenroll`, plus the labelled forms
+//! `/.well-known/est/<authentication|signing>/...`.
+//!
+//! `csrattrs` needs the sponsor's session (a GET, so no CSRF header); its
+//! answer is base64 DER `CsrAttrs` (`application/csrattrs`) naming the key
+//! algorithm of `--csr-key-algorithm`.
 //!
 //! `simplereenroll` is authorised by the sponsor's session cookie and the
 //! `X-CSRF-Token` header; body base64 DER PKCS#10 (`application/pkcs10`);
 //! answer base64 certs-only PKCS#7. Every attempt is written to the audit
 //! trail. Refusals are JSON `{"error", "message"}` with a 4xx status.
 
+pub(crate) mod csrattrs;
 pub(crate) mod reenroll;
 mod refusal;
 
@@ -35,6 +41,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/.well-known/est/cacerts", get(cacerts))
         .route("/.well-known/est/{label}/cacerts", get(cacerts_labelled))
+        .route("/.well-known/est/csrattrs", get(csrattrs))
+        .route("/.well-known/est/{label}/csrattrs", get(csrattrs_labelled))
         .route("/.well-known/est/simplereenroll", post(simplereenroll))
         .route("/.well-known/est/{label}/simplereenroll", post(simplereenroll_labelled))
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -81,6 +89,47 @@ async fn cacerts_labelled(State(app): State<AppState>, Path(label): Path<String>
         Ok(_) => pkcs7_response(app.cacerts_b64.clone()),
         Err(r) => r.into_response(),
     }
+}
+
+fn not_signed_in() -> Refusal {
+    Refusal::new(
+        StatusCode::UNAUTHORIZED,
+        "not-signed-in",
+        "Sign in to the dashboard first: renewal needs the sponsor's session.",
+    )
+}
+
+/// `GET /.well-known/est/csrattrs`
+async fn csrattrs(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    csrattrs_answer(&app, &headers)
+}
+
+/// `GET /.well-known/est/{label}/csrattrs`
+async fn csrattrs_labelled(
+    State(app): State<AppState>,
+    Path(label): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match label_role(&label) {
+        Ok(_) => csrattrs_answer(&app, &headers),
+        Err(r) => r.into_response(),
+    }
+}
+
+fn csrattrs_answer(app: &AppState, headers: &HeaderMap) -> Response {
+    if app.sessions.from_headers(headers).is_none() {
+        return not_signed_in().into_response();
+    }
+    let der = match csrattrs::csr_attrs_der(app.policy.csr_key_algorithm) {
+        Ok(d) => d,
+        Err(e) => return Refusal::internal(e).into_response(),
+    };
+    let mut r = (StatusCode::OK, mime_base64(&der)).into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/csrattrs"));
+    h.insert("content-transfer-encoding", HeaderValue::from_static("base64"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
 }
 
 /// `POST /.well-known/est/simplereenroll`
@@ -146,11 +195,7 @@ fn attempt(
     audit: &mut NewAudit,
 ) -> Result<reenroll::Issued, Refusal> {
     let Some(session) = app.sessions.from_headers(headers) else {
-        return Err(Refusal::new(
-            StatusCode::UNAUTHORIZED,
-            "not-signed-in",
-            "Sign in to the dashboard first: renewal needs the sponsor's session.",
-        ));
+        return Err(not_signed_in());
     };
     audit.sponsor = Some(session.username.clone());
     audit.card_serial = session.selected_card.clone();
