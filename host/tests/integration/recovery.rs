@@ -84,7 +84,11 @@ fn renewal_killed_at_each_step_keeps_a_pair_and_next_start_recovers() {
             assert_eq!(error["reason"], "NOT_DUE", "{step}");
         } else {
             let result = expect_ok(&result);
-            let certificates = issue_all(&bed, &result, Issue::default());
+            // A day longer than the interrupted run's: where recovery rolled one role forward,
+            // this renewal replaces that new certificate, and the host refuses one that does not
+            // outlive it (issued in the same second, they would tie).
+            let later = Issue { not_after: time::Duration::days(701), ..Issue::default() };
+            let certificates = issue_all(&bed, &result, later);
             expect_ok(&complete_der(&mut host, 3, &result, &certificates));
         }
         let after = cis_renew_testbed::inspect(&bed.hsm.conf(), &label, "123456").expect("inspect");
