@@ -252,7 +252,7 @@ fn piv_card(
     if services.config.card_backend == CardBackend::Pkcs11 {
         return Ok(PivProbe::NotPiv);
     }
-    match crate::piv::inventory::read(&reader.name) {
+    match read_piv_settled(&reader.name, own_renewal_under_way) {
         Ok(Some(inventory)) => Ok(PivProbe::Card(Box::new(inventory))),
         Ok(None) if services.config.card_backend == CardBackend::Piv => Ok(PivProbe::NoToken),
         Ok(None) => Ok(PivProbe::NotPiv),
@@ -267,6 +267,29 @@ fn piv_card(
         Err(e) => {
             log::debug!("PIV probe failed ({e}); trying PKCS#11");
             Ok(PivProbe::NotPiv)
+        }
+    }
+}
+
+/// Reads the card as a PIV card. A sharing violation that is not this host's own renewal is
+/// usually a host that just ended (pcscd frees its exclusive hold a moment later): wait for it
+/// briefly rather than fall back to PKCS#11, where OpenSC's PIV driver would show the card in
+/// another shape.
+fn read_piv_settled(
+    reader: &str,
+    own_renewal_under_way: bool,
+) -> Result<Option<crate::piv::inventory::Inventory>, crate::piv::PivError> {
+    const TRIES: u32 = 10;
+    let mut tries = 0;
+    loop {
+        match crate::piv::inventory::read(reader) {
+            Err(crate::piv::PivError::Pcsc(pcsc::Error::SharingViolation))
+                if !own_renewal_under_way && tries + 1 < TRIES =>
+            {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            other => return other,
         }
     }
 }
