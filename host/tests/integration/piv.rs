@@ -141,13 +141,8 @@ fn issue(bed: &PivBed, admin: &Value) -> Vec<String> {
                 .ca
                 .issue(&IssueRequest {
                     subject_der: csr.info.subject.to_der().expect("subject"),
-                    public_key_sec1: csr
-                        .info
-                        .public_key
-                        .subject_public_key
-                        .as_bytes()
-                        .expect("point")
-                        .to_vec(),
+                    // The SubjectPublicKeyInfo: the test CA takes any algorithm that way.
+                    public_key_sec1: csr.info.public_key.to_der().expect("spki"),
                     role: if request["role"] == "signing" { Role::Signing } else { Role::Authentication },
                     not_before: now - Duration::minutes(1),
                     // Later each time: a renewed certificate must outlive the one it replaces,
@@ -536,6 +531,31 @@ fn piv_renewal_of_rsa_and_p256_cards_with_either_management_key_makes_p384_pairs
         assert!(report.slots.iter().all(|s| s.algorithm == "ECCP384"), "{alg:?}: {report:#?}");
         assert_card_works(&bed, &after);
     }
+}
+
+#[test]
+fn piv_new_key_algorithm_from_config_makes_p256_and_rsa2048_pairs_and_refuses_rsa3072() {
+    for (new, expected) in [("p256", "ECCP256"), ("rsa2048", "RSA2048")] {
+        let bed = PivBed::due();
+        bed.config(json!({"newKeyAlgorithm": new}));
+        let mut host = bed.host();
+        let done = renew(&bed, &mut host, 1);
+        assert_eq!(done["ok"], true, "{new}: {done}");
+        let after = done["result"]["card"].clone();
+        drop(host);
+        let report = piv_check(&bed.pcscd, 1, PIN).expect("independent PIV check");
+        assert!(report.ok(), "{new}: {report:#?}");
+        assert!(report.slots.iter().all(|s| s.algorithm == expected), "{new}: {report:#?}");
+        assert_card_works(&bed, &after);
+    }
+    // The PIV card has no RSA-3072: refused before the card is touched.
+    let bed = PivBed::due();
+    bed.config(json!({"newKeyAlgorithm": "rsa3072"}));
+    let mut host = bed.host();
+    let card = status(&mut host, 1);
+    let begin = host.request(json!(2), "renewBegin", json!({"cardSerial": card["token"]["serial"]}));
+    assert_eq!(begin["error"]["code"], "KEY_ALGORITHM_UNSUPPORTED", "{begin}");
+    assert_eq!(serials(&status(&mut host, 3)), serials(&card), "nothing on the card changed");
 }
 
 #[test]
