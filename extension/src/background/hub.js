@@ -249,33 +249,29 @@ export class Hub {
 
   /** A `csrattrs.response` (already validated) from tab `key`; others' answers are ignored. */
   csrAttrsResponse(key, msg) {
-    const pending = this._est.get(msg.requestId);
-    if (!pending || pending.owner !== key || !msg.requestId.startsWith('c')) return false;
-    this._est.delete(msg.requestId);
-    this._timers.clearTimeout(pending.timer);
-    if (msg.ok) pending.resolve(msg.keyAlgorithm === undefined ? null : msg.keyAlgorithm);
-    else pending.reject(new CisError(msg.error.code, msg.error.reason || '', { reason: msg.error.reason, status: msg.error.status }));
-    return true;
+    return this._settle(key, msg, 'c', () => (msg.keyAlgorithm === undefined ? null : msg.keyAlgorithm));
   }
 
   /** A `cardAdmin.response` (already validated) from tab `key`; others' answers are ignored. */
   cardAdminResponse(key, msg) {
-    const pending = this._est.get(msg.requestId);
-    if (!pending || pending.owner !== key || !msg.requestId.startsWith('a')) return false;
-    this._est.delete(msg.requestId);
-    this._timers.clearTimeout(pending.timer);
-    if (msg.ok) pending.resolve(msg.result);
-    else pending.reject(new CisError(msg.error.code, msg.error.reason || '', { reason: msg.error.reason, status: msg.error.status }));
-    return true;
+    return this._settle(key, msg, 'a', () => msg.result);
   }
 
   /** An `est.response` (already validated) from tab `key`. Answers from other tabs are ignored. */
   estResponse(key, msg) {
+    return this._settle(key, msg, 'e', () => msg.pkcs7);
+  }
+
+  /**
+   * Settles the pending owner-tab request `msg.requestId` with `value()` or the answer's error.
+   * The id's first letter names the kind of request, so one kind of answer never settles another.
+   */
+  _settle(key, msg, kind, value) {
     const pending = this._est.get(msg.requestId);
-    if (!pending || pending.owner !== key || !msg.requestId.startsWith('e')) return false;
+    if (!pending || pending.owner !== key || !msg.requestId.startsWith(kind)) return false;
     this._est.delete(msg.requestId);
     this._timers.clearTimeout(pending.timer);
-    if (msg.ok) pending.resolve(msg.pkcs7);
+    if (msg.ok) pending.resolve(value());
     else pending.reject(new CisError(msg.error.code, msg.error.reason || '', { reason: msg.error.reason, status: msg.error.status }));
     return true;
   }
