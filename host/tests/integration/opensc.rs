@@ -533,3 +533,63 @@ fn doctor_on_this_stack_names_opensc_the_card_and_the_managed_slot() {
     assert!(detail.contains("Virtual PCD 00 01") && detail.contains("www.CardContact.de"), "{card}");
     assert!(detail.contains("cis-renew test card"), "{card}");
 }
+
+/// Issue 10: the card refuses to store the signing certificate (`6581`, a memory failure,
+/// on the fourth certificate file the renewal starts: OpenSC keeps each new key's CV request
+/// in that key's certificate file until the certificate replaces it, so the writes are the
+/// two CV requests, then the authentication and the signing certificates). The renewal stays
+/// open with what was issued, the old pairs stay untouched, and `renewComplete` with the same
+/// CA answer finishes it.
+#[test]
+fn renew_complete_whose_signing_certificate_write_fails_on_the_card_stays_open_and_the_same_answer_finishes_it(
+) {
+    let mut bed = OpenscBed::due(KeyAlg::P384);
+    bed.remove();
+    bed.insert(&Faults { fail_write: Some((0xCE, 4, 0x6581)), ..Faults::default() });
+    let pristine = schsm::CardState::load(&bed.card).expect("card file");
+    let mut host = bed.env.spawn_ours();
+    host.expect_hello();
+    let begin = expect_ok(&host.request(json!(1), "renewBegin", json!({"pin": PIN})));
+    let certificates = bed.issue(&begin);
+    let der_of = |role: &str| {
+        let i =
+            begin["requests"].as_array().and_then(|r| r.iter().position(|r| r["role"] == role)).expect(role);
+        base64::engine::general_purpose::STANDARD.decode(&certificates[i]).expect("base64")
+    };
+    let (auth_der, sign_der) = (der_of("authentication"), der_of("signing"));
+    let answer = json!({"renewalId": begin["renewalId"], "certificates": certificates});
+
+    let failed = expect_error(&host.request(json!(2), "renewComplete", answer.clone()), "TOKEN_ERROR");
+    assert_eq!(
+        (&failed["renewalOpen"], &failed["role"], &failed["step"]),
+        (&json!(true), &json!("signing"), &json!("writeCertificate")),
+        "{failed}"
+    );
+    let message = failed["message"].as_str().unwrap_or_default();
+    assert!(message.contains("signing certificate") && message.contains("try again"), "{failed}");
+    // Read from the card file, not through OpenSC: another client would reset the card's
+    // sign-in under the open renewal.
+    let during = schsm::CardState::load(&bed.card).expect("card file");
+    for (fid, bytes) in &pristine.files {
+        assert_eq!(during.files.get(fid), Some(bytes), "old file {fid} untouched");
+    }
+    for (id, key) in &pristine.keys {
+        assert_eq!(during.keys.get(id), Some(key), "old key {id} untouched");
+    }
+    assert_eq!(during.keys.len(), 4, "the old keys and the two new ones");
+    assert!(during.files.values().any(|f| f.0 == auth_der), "the issued authentication certificate stays");
+    assert!(during.files.values().all(|f| f.0 != sign_der), "the signing certificate was refused");
+
+    let done = expect_ok(&host.request(json!(3), "renewComplete", answer));
+    assert_eq!((&done["installed"], &done["card"]["reason"]), (&json!(true), &json!("NOT_DUE")), "{done}");
+    drop(host);
+    let contents = bed.contents();
+    assert_two_working_pairs(&contents);
+    for old in &bed.old.certs {
+        assert!(contents.objects.iter().all(|o| o.id != old.id), "the old pair is gone: {contents:#?}");
+    }
+    let installed: Vec<&[u8]> = contents.certificates().filter_map(|c| c.cert_der.as_deref()).collect();
+    assert!(installed.contains(&&auth_der[..]) && installed.contains(&&sign_der[..]), "the issued ones");
+    let scratch = tempfile::tempdir().expect("scratch");
+    sign_with_opensc_and_verify_with_openssl(&bed, &contents, scratch.path());
+}
