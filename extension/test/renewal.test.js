@@ -45,6 +45,15 @@ async function toRequesting(s) {
   await flush();
 }
 
+test('renewal_tokenWithoutSerial_stillSendsCardSerial', async () => {
+  // The host requires cardSerial (issue 10): a token that reports no serial is confirmed as ''.
+  const s = setup();
+  s.r.start({ owner: 't1', status: dueStatus({ serial: '' }), serial: '' });
+  assert.equal(s.r.phase, PHASE.AWAITING_PIN);
+  s.r.pinSubmitted(PIN);
+  assert.deepEqual(s.host.pending('renewBegin').params, { cardSerial: '', pin: PIN });
+});
+
 test('renewal_happyPath_pinThenEstThenComplete', async () => {
   const s = setup();
   s.r.start({ owner: 't1', status: dueStatus(), serial: 'S1' });

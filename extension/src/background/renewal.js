@@ -35,6 +35,11 @@ const { CisError } = globalThis.cisRenew.errors;
 const { cardIdentity } = globalThis.cisRenew.view;
 
 /** Whether the card is on its last passcode try (from the status, or the last answer). */
+/** The serial the sponsor confirmed: the status' token serial ('' for a token without one). */
+function confirmedSerial(card) {
+  return card && card.token && typeof card.token.serial === 'string' ? card.token.serial : '';
+}
+
 function atFinalTry(card, error) {
   if (error) {
     if (error.code === 'PIN_FINAL_TRY') return true;
@@ -259,10 +264,9 @@ export class Renewal {
     this._changed();
     // The serial the sponsor confirmed: the host refuses another card (CARD_CHANGED) before
     // it tries the passcode.
-    const params = pin === undefined ? {} : { pin };
-    if (run.card.token && typeof run.card.token.serial === 'string' && run.card.token.serial) {
-      params.cardSerial = run.card.token.serial;
-    }
+    // Always sent (the host requires it); a token that reports no serial is confirmed as ''.
+    const params = { cardSerial: confirmedSerial(run.card) };
+    if (pin !== undefined) params.pin = pin;
     if (confirmFinalTry) params.confirmFinalTry = true;
     if (run.keyAlgorithm) params.keyAlgorithm = run.keyAlgorithm;
     // keep: the host's renewalExpired event comes under this request's id after its reply.
@@ -280,7 +284,7 @@ export class Renewal {
     this.phase = PHASE.BEGINNING;
     run.step = { name: 'login' };
     this._changed();
-    this._host.request('renewBegin', { cardSerial: run.card.token.serial }).then(
+    this._host.request('renewBegin', { cardSerial: confirmedSerial(run.card) }).then(
       async (result) => {
         if (this._run !== run) return;
         const admin = result && result.cardAdmin;

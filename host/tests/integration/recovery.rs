@@ -42,7 +42,8 @@ fn renewal_killed_at_each_step_keeps_a_pair_and_next_start_recovers() {
         doomed.set("CIS_RENEW_CONFIG", bed.env.config_path().to_string_lossy().as_ref());
         let mut host = doomed.spawn_ours();
         host.expect_hello();
-        host.send(&json!({"id": 1, "command": "renewBegin", "params": {"pin": "123456"}}));
+        let params = with_serial(&mut host, json!({"pin": "123456"}));
+        host.send(&json!({"id": 1, "command": "renewBegin", "params": params}));
         let mut reply = None;
         while let Some(frame) = host.recv_within(Duration::from_secs(10)) {
             if frame.get("event").is_none() {
