@@ -8,7 +8,7 @@ use crate::config::CardBackend;
 use crate::protocol::HostError;
 use crate::readers::{ReaderInfo, Readers};
 use crate::services::Services;
-use crate::token::inventory::{Inventory, RENEWED_ROLES};
+use crate::token::inventory::{Inventory, Unconfirmed, RENEWED_ROLES};
 use crate::token::lock::{CardKey, CardLock};
 use crate::token::{PinState, TokenSummary};
 use serde::Serialize;
@@ -85,6 +85,20 @@ pub struct CardReport {
     /// Passcode tries left, where the card says (PIV). Only present when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pin_tries_left: Option<u8>,
+    /// Facts the answer rests on that only sign-in can confirm (before sign-in a token hides
+    /// its private keys; the working pairs' keys are then assumed). Only present when not
+    /// empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unconfirmed: Vec<UnconfirmedFact>,
+}
+
+/// One fact `status` could not confirm without sign-in.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UnconfirmedFact {
+    /// The working pair's role.
+    pub role: &'static str,
+    /// What is assumed: `privateKey` (the pair's private key is on the card).
+    pub fact: &'static str,
 }
 
 /// Token identity.
@@ -381,6 +395,16 @@ fn card_report(card: &ManagedCard, window: u32) -> CardReport {
         remaining: Vec::new(),
         card_admin: false,
         pin_tries_left: None,
+        unconfirmed: card
+            .inventory
+            .unconfirmed()
+            .into_iter()
+            .map(|fact| match fact {
+                Unconfirmed::PrivateKey { role, .. } => {
+                    UnconfirmedFact { role: role.as_str(), fact: "privateKey" }
+                }
+            })
+            .collect(),
     }
 }
 

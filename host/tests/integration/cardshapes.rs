@@ -165,6 +165,12 @@ fn cardshapes_status_and_renew_begin_agree_for_every_shape() {
         let card = &status["card"];
         assert_eq!(card["renewable"], json!(reason.is_none()), "{}: {status}", spec.token_label);
         assert_eq!(card["reason"], json!(reason), "{}: {status}", spec.token_label);
+        // SoftHSM hides private keys before sign-in: status says the answer assumes them.
+        let assumed = json!([
+            {"role": "authentication", "fact": "privateKey"},
+            {"role": "signing", "fact": "privateKey"},
+        ]);
+        assert_eq!(card["unconfirmed"], assumed, "{}: {status}", spec.token_label);
         let params = json!({"pin": PIN, "cardSerial": card["token"]["serial"]});
         let reply = host.request_slow(json!(2), "renewBegin", params, KEYGEN_TIMEOUT);
         match reason {

@@ -117,7 +117,13 @@ fn status_on_opensc_finds_the_managed_readers_slot_and_the_due_card() {
     let card = &status["card"];
     assert_eq!(card["renewable"], true, "{status}");
     assert_eq!(card["certificates"].as_array().map(Vec::len), Some(2), "{status}");
-    assert_eq!(card["tokenSerial"].as_str().map(str::len).unwrap_or(10), 10, "{status}");
+    assert_eq!(card["token"]["serial"].as_str().map(str::len), Some(10), "{status}");
+    // OpenSC too lists the private keys only after sign-in: status says what it assumed.
+    let assumed = json!([
+        {"role": "authentication", "fact": "privateKey"},
+        {"role": "signing", "fact": "privateKey"},
+    ]);
+    assert_eq!(card["unconfirmed"], assumed, "{status}");
 }
 
 #[test]
