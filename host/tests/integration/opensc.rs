@@ -598,3 +598,25 @@ fn renew_complete_whose_signing_certificate_write_fails_on_the_card_stays_open_a
     let scratch = tempfile::tempdir().expect("scratch");
     sign_with_opensc_and_verify_with_openssl(&bed, &contents, scratch.path());
 }
+
+/// Issue 10: under `cardBackend: auto` the PIV probe falls back to PKCS#11 only when the card
+/// says it has no PIV application. A card that leaves while the probe's SELECT is on its way
+/// is reported as gone, not read through PKCS#11 as whatever OpenSC then makes of the slot.
+#[test]
+fn status_whose_piv_probe_meets_a_pulled_card_says_card_removed() {
+    let mut bed = OpenscBed::due(KeyAlg::P384);
+    bed.remove();
+    bed.insert(&Faults { tear_before: Some(1), ..Faults::default() });
+    let mut host = bed.env.spawn_ours();
+    host.expect_hello();
+    let reply = host.request(json!(1), "status", json!({}));
+    let first = apdu_lines(&bed).first().cloned().unwrap_or_default();
+    assert!(header(&first).starts_with("00 A4 04") && first.contains("torn"), "the probe's SELECT: {first}");
+    let error = expect_error(&reply, "CARD_REMOVED");
+    assert!(error["message"].as_str().is_some_and(|m| m.contains("removed")), "{error}");
+    // Back in, the same host reads the card through OpenSC as before.
+    bed.pcscd.wait_absent(MANAGED).expect("the card is out");
+    bed.insert(&Faults::default());
+    let status = status(&mut host, 2);
+    assert_eq!(status["card"]["renewable"], true, "{status}");
+}
