@@ -207,6 +207,8 @@ export class Bed {
       logLevel: 'debug',
       // Renewals need anchors (fail closed): the stand-in's EST CA issues the certificates.
       trustAnchors: [this.standin.ready.caCert],
+      // A test's own host settings (e.g. allowedKeyAlgorithms), set before writeHostConfig().
+      ...(this.hostSettings ?? {}),
     }, null, 2), { mode: 0o644 });
   }
 

@@ -1,15 +1,16 @@
 // The renewal service chooses the new keys' algorithm (issue 10): the stand-in's EST csrattrs
 // names P-256 or RSA-2048, the extension reads it before renewBegin and passes it on as
 // keyAlgorithm, and the host (whose own default is P-384) makes keys of that algorithm on
-// the card. Checked on the card itself with pkcs11-tool and in the installed certificates.
+// the card. Checked on the card itself with pkcs11-tool and in the installed certificates;
+// a key IT's allowedKeyAlgorithms forbids is refused in the extension's words.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Bed, MANAGED_READER } from '../lib/bed.mjs';
+import { Bed, ROOT, MANAGED_READER } from '../lib/bed.mjs';
 import { launch, writePolicy, removePolicy, signIn } from '../lib/browser.mjs';
-import { openServiceMenu, chooseRenew, continueToPasscode, typePasscode } from '../lib/flow.mjs';
+import { openServiceMenu, chooseRenew, continueToPasscode, typePasscode, dialogText } from '../lib/flow.mjs';
 
 const PASSCODE = 'Hq4mT81w';
 const LABEL = 'Alice card';
@@ -87,3 +88,32 @@ for (const { alg, publicKey, privateKey, spki } of CASES) {
     }
   });
 }
+
+test('csrattrs: a key the host\'s allowedKeyAlgorithms forbids is refused in plain words, and the card is unchanged', async () => {
+  const bed = await Bed.start({ csrKeyAlgorithm: 'p256' });
+  let browser;
+  try {
+    const card = await bed.card({ reader: MANAGED_READER, label: LABEL, user: 'alice', pin: PASSCODE });
+    bed.hostSettings = { allowedKeyAlgorithms: ['p384'] };
+    bed.writeHostConfig();
+    const before = listObjects(bed);
+    writePolicy(bed.standin.url);
+    browser = await launch({ hostEnv: bed.hostEnv() });
+    const page = await browser.context.newPage();
+    await signIn(page, bed.standin.url);
+    await openServiceMenu(page, card.tokenSerial);
+    await chooseRenew(page);
+    const { probe, pinWindow } = await continueToPasscode(page);
+    await typePasscode(pinWindow, PASSCODE);
+    const messages = JSON.parse(readFileSync(path.join(ROOT, 'extension/_locales/en/messages.json'), 'utf8'));
+    const words = messages.errKeyAlgorithmNotAllowed.message;
+    await probe.waitFor('dialog', { text: words.slice(0, 40), timeout: 60000 });
+    assert.ok((await dialogText(probe)).includes(words), await dialogText(probe));
+    assert.equal(listObjects(bed), before, 'nothing on the card changed');
+    assert.equal((await bed.standin.admin('/admin/api/issued')).length, 0, 'nothing was issued');
+  } finally {
+    await browser?.close();
+    removePolicy();
+    await bed.stop();
+  }
+});
