@@ -178,6 +178,38 @@ test('renewal_completeError_failsWithoutRenewCancel', async () => {
   }
 });
 
+test('renewal_completeErrorWithRenewalOpen_sendsTheSameAnswerOnceMore', async () => {
+  // Issue 10: a card that failed to store a certificate keeps the renewal open (renewalOpen)
+  // with the certificates issued; the same answer goes once more, and no renewCancel throws
+  // the issued certificates away.
+  const storeFailed = () => new CisError('TOKEN_ERROR', 'the card could not store the new signing certificate', { renewalOpen: true, role: 'signing', step: 'writeCertificate' });
+  let s = setup();
+  await toRequesting(s);
+  await flush();
+  const first = s.host.pending('renewComplete').params;
+  s.host.fail('renewComplete', storeFailed());
+  await flush();
+  assert.equal(s.r.phase, PHASE.COMPLETING, 'still installing');
+  assert.deepEqual(s.host.pending('renewComplete').params, first, 'the same answer again');
+  s.host.reply('renewComplete', dueStatus({ renewable: false, reason: 'NOT_DUE' }));
+  await flush();
+  assert.equal(s.r.phase, PHASE.DONE);
+  assert.deepEqual(s.host.commands().filter((c) => c === 'renewComplete').length, 2);
+
+  // Failing twice ends the run with the host's error, still without renewCancel.
+  s = setup();
+  await toRequesting(s);
+  await flush();
+  s.host.fail('renewComplete', storeFailed());
+  await flush();
+  s.host.fail('renewComplete', storeFailed());
+  await flush();
+  assert.equal(s.r.phase, PHASE.FAILED);
+  assert.equal(s.r.view().error.code, 'TOKEN_ERROR');
+  assert.equal(s.host.commands().filter((c) => c === 'renewComplete').length, 2, 'only one retry');
+  assert.ok(!s.host.commands().includes('renewCancel'));
+});
+
 test('renewal_cancelInEachPhase', async () => {
   // awaiting the PIN: no host call at all
   let s = setup();

@@ -34,12 +34,12 @@ import '../shared/view.js';
 const { CisError } = globalThis.cisRenew.errors;
 const { cardIdentity } = globalThis.cisRenew.view;
 
-/** Whether the card is on its last passcode try (from the status, or the last answer). */
 /** The serial the sponsor confirmed: the status' token serial ('' for a token without one). */
 function confirmedSerial(card) {
   return card && card.token && typeof card.token.serial === 'string' ? card.token.serial : '';
 }
 
+/** Whether the card is on its last passcode try (from the status, or the last answer). */
 function atFinalTry(card, error) {
   if (error) {
     if (error.code === 'PIN_FINAL_TRY') return true;
@@ -526,7 +526,17 @@ export class Renewal {
           }
         },
         (err) => {
-          if (this._run === run) this._fail(run, asCisError(err));
+          if (this._run !== run) return;
+          const error = asCisError(err);
+          // The card failed to store a certificate, and the host kept the renewal open with
+          // the certificates issued (renewalOpen): the same answer may be sent again, once.
+          if (error.extra.renewalOpen === true && !run.completeRetried) {
+            run.completeRetried = true;
+            this._log('renewComplete: the card did not store a certificate; sending the same answer again', error.code);
+            this._complete(run, pkcs7);
+            return;
+          }
+          this._fail(run, error);
         },
       );
   }
