@@ -286,14 +286,8 @@ fn probe_outcome(
     use crate::protocol::ErrorCode;
     match read {
         Ok(Some(inventory)) => Ok(PivProbe::Card(Box::new(inventory))),
-        Ok(None) | Err(PivError::NotPiv | PivError::Refused { command: "SELECT", .. })
-            if backend == CardBackend::Piv =>
-        {
-            Ok(PivProbe::NoToken)
-        }
-        Ok(None) | Err(PivError::NotPiv | PivError::Refused { command: "SELECT", .. }) => {
-            Ok(PivProbe::NotPiv)
-        }
+        Ok(None) | Err(PivError::NotPiv) if backend == CardBackend::Piv => Ok(PivProbe::NoToken),
+        Ok(None) | Err(PivError::NotPiv) => Ok(PivProbe::NotPiv),
         // This host's own PIV renewal holds the card exclusively.
         Err(PivError::Pcsc(pcsc::Error::SharingViolation)) if own_renewal_under_way => Err(HostError::new(
             ErrorCode::Busy,
@@ -480,8 +474,7 @@ mod tests {
         let refused = |command, sw: &str| Err(PivError::Refused { command, sw: sw.into() });
         let cases: Vec<(&str, Read, &str)> = vec![
             ("a PIV card", Ok(Some(piv_card())), "piv"),
-            ("SELECT 6A82 (read() gives None)", Ok(None), "pkcs11"),
-            ("SELECT refused with another status word", refused("SELECT", "6F00"), "pkcs11"),
+            ("SELECT refused (read() gives None; see piv::card::select_outcome)", Ok(None), "pkcs11"),
             ("the card went away", Err(PivError::Removed), "CARD_REMOVED"),
             ("another program holds the card", Err(PivError::Pcsc(pcsc::Error::SharingViolation)), "BUSY"),
             ("pcscd stopped", Err(PivError::Pcsc(pcsc::Error::NoService)), "PCSC_UNAVAILABLE"),
