@@ -715,3 +715,17 @@ fn say(v: &serde_json::Value) {
     let _ = writeln!(out, "{v}");
     let _ = out.flush();
 }
+
+#[cfg(test)]
+mod fail_write_tests {
+    use super::fail_write;
+
+    #[test]
+    fn fail_write_takes_prefix_count_and_status_word() {
+        assert_eq!(fail_write("CE:4:6581"), Some((0xCE, 4, 0x6581)));
+        assert_eq!(fail_write("c4:1:6a84"), Some((0xC4, 1, 0x6A84)));
+        for bad in ["", "CE", "CE:4", "CE:x:6581", "ZZ:4:6581", "CE:4:6581:1", "CE:4:65811"] {
+            assert_eq!(fail_write(bad), None, "{bad:?}");
+        }
+    }
+}
