@@ -27,7 +27,7 @@ use x509_cert::request::CertReq;
 
 const PIN: &str = "123456";
 /// One token per test, all provisioned before the module loads.
-const TOKENS: [&str; 13] = [
+const TOKENS: [&str; 14] = [
     "full",
     "sweep-recovery",
     "sweep-error",
@@ -41,6 +41,7 @@ const TOKENS: [&str; 13] = [
     "already",
     "retry-write",
     "retry-read",
+    "lacks-rsa3072",
 ];
 
 struct Bed {
@@ -532,4 +533,28 @@ fn renewal_whose_second_read_back_fails_stays_open_names_the_step_and_is_not_wri
     let after = look("retry-read");
     assert_eq!(after.working.len(), 2, "{after:?}");
     assert!(after.orphans.is_empty(), "{:?}", after.orphans);
+}
+
+#[test]
+fn prepare_on_a_token_that_cannot_make_the_chosen_key_says_so_before_the_card_changes() {
+    let before = look("lacks-rsa3072");
+    let (card, log) = faulty("lacks-rsa3072", None);
+    let card = card.lacking(KeyAlgorithm::RSA3072);
+    let mut sink = no_progress();
+    let error =
+        Opened::new(Box::new(card), Settings { window_days: 90, new_key_algorithm: KeyAlgorithm::RSA3072 })
+            .sign_in(Some(&pin(PIN)), &mut sink)
+            .and_then(|s| s.prepare(OffsetDateTime::now_utc()))
+            .err()
+            .expect("refused");
+    assert_eq!(error.code, ErrorCode::KeyAlgorithmUnsupported, "{error:?}");
+    assert_eq!(error.extra.get("keyAlgorithm").and_then(|v| v.as_str()), Some("rsa3072"), "{error:?}");
+    assert!(
+        error.message.contains("RSA-3072") && error.message.contains("Nothing on the card"),
+        "{}",
+        error.message
+    );
+    let changing = ["generate_key_pair", "write_certificate", "set_label", "destroy"];
+    assert!(log.names().iter().all(|n| !changing.contains(n)), "{:?}", log.names());
+    assert_eq!(ids(&look("lacks-rsa3072")), ids(&before), "nothing on the card changed");
 }
