@@ -104,14 +104,17 @@ pub fn check_browser(
                     }
                 }
             }
-            broken.extend(
-                ignored.iter().map(|f| format!("{} (ignored: NativeMessagingUserLevelHosts=false)", f.shown)),
-            );
-            let also = if harmless.is_empty() {
-                String::new()
-            } else {
-                format!("; also, not read and also right: {}", harmless.join(", "))
-            };
+            let mut also = String::new();
+            if !harmless.is_empty() {
+                also.push_str(&format!("; also, not read and also right: {}", harmless.join(", ")));
+            }
+            if !ignored.is_empty() {
+                let shown: Vec<&str> = ignored.iter().map(|f| f.shown.as_str()).collect();
+                also.push_str(&format!(
+                    "; ignored (NativeMessagingUserLevelHosts=false): {}",
+                    shown.join(", ")
+                ));
+            }
             if broken.is_empty() {
                 Check::ok(&name, format!("{} (used by {browser}){also}", winner.shown))
             } else {
@@ -329,6 +332,47 @@ mod tests {
                 "Fix: repair or reinstall the cis-renew MSI, or run `cis-renew-host install --system --browser edge` \
                  as administrator (or set NativeMessagingUserLevelHosts to true)."
             ),
+            "{}",
+            result.check.detail
+        );
+    }
+
+    /// The whole Windows path: the policy read from the registry (a DWORD 0) makes Chrome skip
+    /// HKCU, so a per-user-only registration is a FAIL; with a system key as well, HKLM is used.
+    #[test]
+    fn registry_policy_user_level_hosts_off_skips_hkcu() {
+        use crate::deploy::locations::policy_key;
+        use crate::deploy::registry::RegValue;
+        let dir = tempfile::tempdir().expect("tmp");
+        let exe = dir.path().join("cis-renew-host.exe");
+        std::fs::write(&exe, "").expect("exe");
+        let (good, _) = manifests(dir.path(), &exe, Browser::Chrome);
+        let mut registry = MemoryRegistry::default();
+        registry.set(&key(Hive::CurrentUser, View::Native, "Google\\Chrome"), &good).expect("set");
+        registry.set_value(&policy_key(Browser::Chrome), "NativeMessagingUserLevelHosts", RegValue::Dword(0));
+        let verdict = |registry: &MemoryRegistry| {
+            let policies = super::super::policy_sources::read(&inputs(registry, &exe), Browser::Chrome);
+            super::super::policies::judge(Browser::Chrome, &policies, &Config::default())
+        };
+        let policy = verdict(&registry);
+        assert!(!policy.user_level_hosts);
+        assert!(
+            policy.checks[0].detail.ends_with("; from HKLM\\Software\\Policies\\Google\\Chrome"),
+            "{policy:?}"
+        );
+        let result = check_browser(&inputs(&registry, &exe), Browser::Chrome, &Config::default(), &policy);
+        assert_eq!(result.check.status, super::super::Status::Fail, "{:?}", result.check);
+        registry.set(&key(Hive::LocalMachine, View::Native, "Google\\Chrome"), &good).expect("set");
+        let result =
+            check_browser(&inputs(&registry, &exe), Browser::Chrome, &Config::default(), &verdict(&registry));
+        assert_eq!(result.check.status, super::super::Status::Ok, "{:?}", result.check);
+        assert!(
+            result.check.detail.starts_with("HKLM\\Software\\Google\\Chrome\\"),
+            "{}",
+            result.check.detail
+        );
+        assert!(
+            result.check.detail.contains("; ignored (NativeMessagingUserLevelHosts=false): HKCU"),
             "{}",
             result.check.detail
         );
