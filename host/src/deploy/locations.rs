@@ -316,9 +316,10 @@ pub enum PolicySource {
     Registry(RegistryKey),
 }
 
-/// The registry keys to write for `browser` on Windows. Chrome, Chromium and Edge read both HKLM
-/// views, so the native one is enough; 32-bit Firefox reads only the 32-bit view, so HKLM gets
-/// both for Firefox. HKCU\Software is not split, so one key.
+/// The registry keys to write for `browser` on Windows. Every browser reads both HKLM views
+/// ([`lookup_order`]), so the native one is enough; Firefox gets both anyway, as older installs
+/// did (both name the same manifest, so whichever Firefox reads first is right). HKCU\Software
+/// is not split, so one key.
 pub fn registry_keys(scope: Scope, browser: Browser) -> Vec<RegistryKey> {
     let path = registry_path(browser);
     match scope {

@@ -682,3 +682,40 @@ fn doctor_checks_the_managed_card_against_the_middleware() {
     );
     pcscd.stop();
 }
+
+/// The real policy folder, not a temp root: in a private mount namespace (so other test runs and
+/// the machine's own policies are untouched) a tmpfs over `/etc/chromium/policies/managed` holds a
+/// blocklist, and doctor run without `--root` reads it where Chromium does.
+#[test]
+fn doctor_reads_the_real_chromium_policy_folder_in_a_private_mount_namespace() {
+    assert!(crate::util::is_root(), "the deploy tests run as root (they chown files to other users)");
+    let managed = Path::new("/etc/chromium/policies/managed");
+    std::fs::create_dir_all(managed).expect("the policy folder exists (as the e2e tests make it)");
+    let dir = tempfile::tempdir().expect("tmp");
+    let script = format!(
+        "mount -t tmpfs -o mode=0755 none {0} && printf '%s' '{1}' > {0}/block.json && chmod 0644 {0}/block.json && \
+         exec \"$0\" doctor --json --browser chromium",
+        managed.display(),
+        json!({"NativeMessagingBlocklist": ["*"]})
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-m", "--propagation", "private", "sh", "-c", &script]).arg(host_bin());
+    let template = host(dir.path(), &[]);
+    cmd.env_clear().envs(template.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))));
+    let (_, out, err) = run(&mut cmd);
+    let report: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+    let policy = report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["check"] == "policy chromium" && c["status"] == "fail")
+        .cloned()
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(
+        policy["detail"],
+        "NativeMessagingBlocklist lists \"*\", so the browser will not start the host uk.nhs.cis_renew. Fix: add \
+         \"uk.nhs.cis_renew\" to NativeMessagingAllowlist (in /etc/chromium/policies/managed/block.json)."
+    );
+    // The namespace is gone: the machine's folder never had the file.
+    assert!(!managed.join("block.json").exists());
+}
