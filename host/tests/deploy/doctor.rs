@@ -363,6 +363,74 @@ fn doctor_good_install_then_each_break_fails_its_own_check() {
             home = bed.dir.path().join("home").display()
         )
     );
+    let exe = host_bin().canonicalize().expect("host binary");
+    bed.good();
+    edit_manifest(&bed.manifest("etc/opt/chrome/native-messaging-hosts"), "path", json!("/bin/true"));
+    let (_, _, checks) = bed.doctor_json();
+    assert_eq!(
+        fail_detail(&checks, "manifest chrome"),
+        format!(
+            "{}: points at /bin/true, not at this program ({}). Fix: sudo cis-renew-host install --system --browser \
+             chrome.",
+            bed.manifest("etc/opt/chrome/native-messaging-hosts").display(),
+            exe.display()
+        )
+    );
+    bed.good();
+    edit_manifest(
+        &bed.manifest("etc/opt/chrome/native-messaging-hosts"),
+        "allowed_origins",
+        json!(["chrome-extension://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/"]),
+    );
+    let (_, _, checks) = bed.doctor_json();
+    assert_eq!(
+        fail_detail(&checks, "manifest chrome"),
+        format!(
+            "{}: allowed_origins lists [chrome-extension://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/], none of which this host \
+             accepts (allowedOrigins: [chrome-extension://{CHROMIUM_ID}/, {FIREFOX_ID}]). Fix: add \
+             \"chrome-extension://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/\" to \"allowedOrigins\" in {} if that is your \
+             extension, else sudo cis-renew-host install --system --browser chrome.",
+            bed.manifest("etc/opt/chrome/native-messaging-hosts").display(),
+            bed.dir.path().join("host.json").display()
+        )
+    );
+    bed.good();
+    bed.write_config(&json!({"pkcs11Module": SOFTHSM_MODULE, "logLevel": "off"}));
+    let (_, _, checks) = bed.doctor_json();
+    assert_eq!(
+        fail_detail(&checks, "trust anchors"),
+        format!(
+            "none configured: every renewal is refused (TRUST_NOT_CONFIGURED). Fix: list the issuing CA's certificate \
+             file in \"trustAnchors\" in {} (Windows: the TRUSTANCHORS MSI property or the TrustAnchors group \
+             policy).",
+            bed.dir.path().join("host.json").display()
+        )
+    );
+    bed.good();
+    let manifest = bed.manifest("etc/opt/chrome/native-messaging-hosts");
+    std::fs::set_permissions(&manifest, std::fs::Permissions::from_mode(0o664)).expect("chmod");
+    let (_, _, checks) = bed.doctor_json();
+    assert_eq!(
+        fail_detail(&checks, "permissions"),
+        format!(
+            "chrome manifest {0} is writable by its group (mode 664): a non-administrator could change it. Fix: make \
+             root the owner of {0} and of every folder above it, writable by root only (sudo chown root:root {0} && \
+             sudo chmod go-w {0}).",
+            manifest.display()
+        )
+    );
+    bed.good();
+    bed.policy("etc/opt/edge/policies/managed/ext.json", &json!({"ExtensionInstallBlocklist": ["*"]}));
+    let (_, _, checks) = bed.doctor_json();
+    assert_eq!(
+        fail_detail(&checks, "policy edge"),
+        format!(
+            "ExtensionInstallBlocklist blocks the extension {CHROMIUM_ID}: users cannot install it. Fix: add \
+             \"{CHROMIUM_ID};<update URL>\" to ExtensionInstallForcelist (or \"{CHROMIUM_ID}\" to \
+             ExtensionInstallAllowlist) in {}.",
+            bed.root().join("etc/opt/edge/policies/managed/ext.json").display()
+        )
+    );
     bed.good();
     bed.policy(
         "etc/chromium/policies/managed/block.json",

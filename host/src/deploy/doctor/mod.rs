@@ -141,7 +141,6 @@ pub fn diagnose(inputs: &Inputs) -> Report {
     checks.push(config_check);
     checks.push(config::check_trust(&config));
     let mut relied_on = permissions::Files::default();
-    relied_on.add("host program", &inputs.exe);
     for &browser in &inputs.browsers {
         let policies = policy_sources::read(inputs, browser);
         let verdict = policies::judge(browser, &policies, &config);
@@ -149,6 +148,9 @@ pub fn diagnose(inputs: &Inputs) -> Report {
         checks.push(registration.check);
         checks.extend(verdict.checks);
         if let Some(manifest) = registration.system_manifest {
+            // A machine-wide registration starts this program for everyone: it must be as
+            // safe as the manifest (a per-user install's program is that user's own).
+            relied_on.add("host program", &inputs.exe);
             relied_on.add(&format!("{browser} manifest"), &manifest);
         }
         for file in &policies.files {
