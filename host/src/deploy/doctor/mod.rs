@@ -20,12 +20,10 @@ mod card;
 mod config;
 mod permissions;
 mod policies;
-pub mod policy_sources;
+mod policy_sources;
 mod registrations;
 mod render;
 
-pub use policies::{judge as judge_policies, PolicyVerdict};
-pub use policy_sources::Policies;
 pub use render::render;
 
 use super::install::Env;
