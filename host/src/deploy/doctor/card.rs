@@ -31,7 +31,10 @@ pub fn check_module(config: &Config) -> (Check, Option<TokenModule>) {
                 super::config::config_path().display(),
                 crate::config::default_pkcs11_module().display()
             );
-            (Check::fail(name, &format!("{} ({})", error.message, error.code), &fix), None)
+            (
+                Check::fail(name, &format!("{} ({})", error.message.trim_end_matches('.'), error.code), &fix),
+                None,
+            )
         }
     }
 }
@@ -68,7 +71,7 @@ pub fn check_readers(os: Os, config: &Config, checks: &mut Vec<Check>) -> (Vec<R
             };
             checks.push(Check::fail(
                 "smart card service",
-                &format!("{} ({})", error.message, error.code),
+                &format!("{} ({})", error.message.trim_end_matches('.'), error.code),
                 fix,
             ));
             return (Vec::new(), None);
@@ -206,7 +209,7 @@ pub fn check_managed_card(config: &Config, module: Option<&TokenModule>, reader:
         }
         Err(error) => Check::fail(
             name,
-            &format!("{} ({})", error.message, error.code),
+            &format!("{} ({})", error.message.trim_end_matches('.'), error.code),
             "take the card out and put it in again; if it persists, check the middleware's own log",
         ),
     }

@@ -171,7 +171,7 @@ pub fn diagnose(inputs: &Inputs) -> Report {
     Report {
         ok: checks.iter().all(|c| c.status != Status::Fail),
         version: env!("CARGO_PKG_VERSION"),
-        executable: inputs.exe.display().to_string(),
+        executable: permissions::plain(&inputs.exe).display().to_string(),
         checks,
         readers,
         managed_reader,

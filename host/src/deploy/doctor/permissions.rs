@@ -34,10 +34,11 @@ pub fn check(files: &Files) -> Vec<Check> {
         }
         checked += 1;
         if let Err(problem) = crate::fileperm::check_admin_only(path) {
+            let shown = plain(path);
             failures.push(Check::fail(
                 name,
-                &format!("{what} {} {problem}: a non-administrator could change it", path.display()),
-                &crate::fileperm::how_to_fix(path),
+                &format!("{what} {} {problem}: a non-administrator could change it", shown.display()),
+                &crate::fileperm::how_to_fix(&shown),
             ));
         }
     }
@@ -46,6 +47,24 @@ pub fn check(files: &Files) -> Vec<Check> {
     } else {
         failures
     }
+}
+
+/// `path` without Windows' verbatim prefix (`\\?\C:\...` from canonicalising), which
+/// `icacls` and people do not expect.
+pub fn plain(path: &Path) -> PathBuf {
+    let text = path.to_string_lossy();
+    match text.strip_prefix("\\\\?\\") {
+        Some(rest) if rest.as_bytes().get(1) == Some(&b':') => PathBuf::from(rest),
+        _ => path.to_path_buf(),
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn plain_drops_only_the_verbatim_drive_prefix() {
+    assert_eq!(plain(Path::new("\\\\?\\C:\\h.exe")), PathBuf::from("C:\\h.exe"));
+    assert_eq!(plain(Path::new("\\\\?\\UNC\\srv\\x")), PathBuf::from("\\\\?\\UNC\\srv\\x"));
+    assert_eq!(plain(Path::new("/usr/lib/x")), PathBuf::from("/usr/lib/x"));
 }
 
 #[cfg(all(test, unix))]

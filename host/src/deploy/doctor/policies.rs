@@ -60,9 +60,8 @@ pub fn judge(browser: Browser, policies: &Policies, config: &Config) -> PolicyVe
         Install::NotManaged => notes.push("does not force-install cis-renew".into()),
     }
     checks.extend(managed_settings(&name, browser, p, &ids, config, &mut notes));
-    if !checks.iter().any(|c| c.status == super::Status::Fail) {
-        checks.insert(0, Check::ok(&name, format!("{}; from {from}", notes.join("; "))));
-    }
+    // What the policies say, first, even beside a FAIL: support staff see the whole picture.
+    checks.insert(0, Check::ok(&name, format!("{}; from {from}", notes.join("; "))));
     PolicyVerdict { user_level_hosts, checks }
 }
 
