@@ -711,6 +711,21 @@ fn doctor_checks_the_managed_card_against_the_middleware() {
     assert_eq!(status, "fail", "{detail}");
     assert!(detail.contains("Fix: correct \"slotMap\" for \"Virtual PCD 00 01\""), "{detail}");
 
+    // cardBackend piv with a card that has no PIV application.
+    write_config(json!({"pkcs11Module": OPENSC_MODULE, "logLevel": "off", "cardBackend": "piv"}));
+    let (status, detail) = doctor(&pcscd);
+    assert_eq!(
+        (status.as_str(), detail),
+        (
+            "fail",
+            format!(
+                "the card in Virtual PCD 00 01 has no PIV application, and cardBackend is \"piv\". Fix: set \
+                 \"cardBackend\" to \"auto\" in {} with a \"pkcs11Module\" that knows this card.",
+                config_file.display()
+            )
+        )
+    );
+
     write_config(json!({"pkcs11Module": OPENSC_MODULE, "logLevel": "off"}));
     let (status, detail) = doctor(&pcscd);
     assert_eq!(status, "ok", "{detail}");
