@@ -572,6 +572,8 @@ fn renew_complete_whose_signing_certificate_write_fails_on_the_card_stays_open_a
     );
     let message = failed["message"].as_str().unwrap_or_default();
     assert!(message.contains("signing certificate") && message.contains("try again"), "{failed}");
+    // The card's 6581 reaches the host as OpenSC's CKR_DEVICE_ERROR, named as PKCS#11 names it.
+    assert_eq!(failed["pkcs11"], "C_CreateObject: CKR_DEVICE_ERROR", "{failed}");
     // Read from the card file, not through OpenSC: another client would reset the card's
     // sign-in under the open renewal.
     let during = schsm::CardState::load(&bed.card).expect("card file");
