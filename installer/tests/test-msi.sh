@@ -287,6 +287,23 @@ assert r["valid"] is True, r
 ' "$shown" "$chromium_id" "$firefox_id" "$b_id" "$c_id"
 frames=$(python3 installer/tests/nm_client.py -- wine 'C:\Program Files\cis-renew\cis-renew-host.exe' "chrome-extension://$c_id/" 2>&1)
 check "the host says hello to an EXTENSIONIDS extension" sh -c "printf '%s\n' '$frames' | head -n1 | grep -q '\"type\": \"hello\"'"
+# Group policy, written as the ADMX writes it (a REG_SZ, a REG_DWORD, a list subkey), wins over
+# the MSI's values key by key; the MSI's managedReader still counts.
+policy_key='HKLM\Software\Policies\cis-renew'
+wine reg add "$policy_key" /v pkcs11Module /t REG_SZ /d 'C:\Policy\pkcs11.dll' /f >/dev/null 2>&1 &&
+  wine reg add "$policy_key" /v renewalWindowDays /t REG_DWORD /d 30 /f >/dev/null 2>&1 &&
+  wine reg add "$policy_key\\allowedOrigins" /v 1 /t REG_SZ /d "chrome-extension://$b_id/" /f >/dev/null 2>&1
+shown=$(config_show)
+check "group policy (as the ADMX writes it) wins over the MSI's values, key by key" python3 -c '
+import json, sys
+r = json.loads(sys.argv[1]); s = r["settings"]; policy = "HKLM\\Software\\Policies\\cis-renew"
+assert s["pkcs11Module"] == {"value": "C:\\Policy\\pkcs11.dll", "from": policy}, s
+assert s["renewalWindowDays"] == {"value": 30, "from": policy}, s
+assert s["allowedOrigins"] == {"value": [f"chrome-extension://{sys.argv[2]}/"], "from": policy}, s
+assert s["managedReader"] == {"value": "*Reader 01*", "from": "HKLM\\Software\\cis-renew"}, s
+assert r["valid"] is True, r
+' "$shown" "$b_id"
+wine reg delete "$policy_key" /f >/dev/null 2>&1
 
 echo '{"logLevel": "warn"}' >"$pd/host.json"
 wine msiexec /i "$msi2" /qn 'TRUSTANCHORS=C:\ca\issuing.pem;C:\ca\old.pem' </dev/null >/dev/null 2>&1

@@ -598,10 +598,11 @@ mod tests {
             .is_none());
 
         // The saved IDs are the first layer; host.json, IT's own file, wins over them.
-        std::fs::write(&file, r#"{"allowedOrigins": ["cis-renew@digital.nhs.uk"]}"#).expect("write");
+        let firefox = crate::deploy::identity::FIREFOX_ID;
+        std::fs::write(&file, json!({"allowedOrigins": [firefox]}).to_string()).expect("write");
         let layers = system_layers(&file).expect("layers");
         assert_eq!(layers.len(), 2);
-        assert_eq!(Value::Object(merge(&layers))["allowedOrigins"], json!(["cis-renew@digital.nhs.uk"]));
+        assert_eq!(Value::Object(merge(&layers))["allowedOrigins"], json!([firefox]));
         std::fs::remove_file(&file).expect("rm");
         let merged = Value::Object(merge(&system_layers(&file).expect("layers")));
         assert!(merged["allowedOrigins"].to_string().contains(&cws), "{merged}");
