@@ -89,6 +89,7 @@ check_eq "reinstall/upgrade over an edited config exits 0 without asking" 0 $?
 check "the upgrade keeps IT's config" grep -q debug /etc/cis-renew/host.json
 
 echo "== deb: a store ID survives a package upgrade"
+t2=$(date +%s)
 store_id=$(printf 'e%.0s' $(seq 32))
 cis-renew-host install --chrome-web-store-id "$store_id" >/dev/null 2>&1
 check_eq "cis-renew-host install --chrome-web-store-id exits 0" 0 $?
@@ -111,6 +112,7 @@ check "the host serves the store ID (allowedOrigins = the defaults + the saved I
 check "and IT's config is still the edited one" grep -q debug /etc/cis-renew/host.json
 rm -f "$deb2"
 rm -rf "$(dirname "$deb2")/stage-deb-$version.1"
+echo "   store ID upgrade took $(($(date +%s) - t2)) s"
 dpkg -r cis-renew-host >/dev/null 2>&1
 check_eq "dpkg -r exits 0" 0 $?
 left=""

@@ -256,6 +256,7 @@ wine msiexec /x "$msi2" /qn </dev/null >/dev/null 2>&1
 check "uninstall removes INSTALLDIR" sh -c "! test -e '$WINEPREFIX/drive_c/Tools/cis-renew'"
 
 echo "== MSI: IT's settings as properties"
+t2=$(date +%s)
 b_id=$(printf 'b%.0s' $(seq 32)) c_id=$(printf 'c%.0s' $(seq 32))
 settings_value() { wine reg query 'HKLM\Software\cis-renew' /v "$1" 2>/dev/null | tr -d '\r' | awk -F'REG_SZ' 'NF>1 {sub(/^[ \t]+/, "", $2); print $2}'; }
 settings_values() { for v in Pkcs11Module ManagedReader TrustAnchors ExtensionIds; do printf '%s=%s|' "$v" "$(settings_value "$v")"; done; }
@@ -348,6 +349,7 @@ check "and the install rolls back: no files, no settings, no Apps entry" sh -c \
   "! test -e '$pf' && ! wine reg query 'HKLM\\Software\\cis-renew' >/dev/null 2>&1 && test -z \"\$(wine reg query 'HKLM\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall' /s /f 'cis-renew native host' /d 2>/dev/null | tr -d '\\r' | grep '^HKEY')\""
 rm -rf "$pd"
 
+echo "   properties, same-version upgrade, Apps entry took $(($(date +%s) - t2)) s"
 echo "== the .exe registers itself (install/uninstall under wine)"
 cp "$exe" "$work/home/cis-renew-host.exe"
 exe_win=$(wine winepath -w "$work/home/cis-renew-host.exe" 2>/dev/null | tr -d '\r')
