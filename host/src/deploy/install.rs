@@ -504,6 +504,26 @@ mod tests {
     }
 
     #[test]
+    fn system_plans_keep_the_store_ids_beside_host_json_and_uninstall_forgets_them() {
+        let target = Target {
+            ids: StoreIds { chrome_web_store: Some("a".repeat(32)), ..StoreIds::default() },
+            ..windows_target(Scope::System)
+        };
+        let path = PathBuf::from("C:\\ProgramData\\cis-renew\\store-ids.json");
+        let plan = install_plan(&target).expect("plan");
+        let saved = plan.iter().position(|a| matches!(a, Action::WriteFile { path: p, .. } if *p == path));
+        let saved = saved.expect("store-ids.json is written");
+        assert!(matches!(&plan[saved], Action::WriteFile { text, .. } if text.contains(&"a".repeat(32))));
+        assert!(plan[..saved].iter().all(|a| matches!(a, Action::SecureDir { .. })), "after the folders");
+        assert!(uninstall_plan(&target).expect("plan").contains(&Action::RemoveFile { path }));
+        let user = Target { scope: Scope::User, ..target };
+        assert!(!install_plan(&user)
+            .expect("plan")
+            .iter()
+            .any(|a| matches!(a, Action::WriteFile { path, .. } if path.to_string_lossy().ends_with("store-ids.json"))));
+    }
+
+    #[test]
     fn install_plan_secures_folders_for_system_installs_only() {
         let linux = |scope| Target {
             os: Os::Linux,
