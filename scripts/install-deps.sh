@@ -30,6 +30,7 @@ TEST_PACKAGES=(
   firefox-esr                                    # the Firefox end-to-end tests (WebDriver BiDi built in)
   sqlite3 dpkg-dev                               # store checks, .deb building
   gcc-mingw-w64-x86-64 wixl msitools             # the Windows host build and the MSI
+  binutils-mingw-w64-x86-64                      # windres: the VERSIONINFO in the Windows exe (host/build.rs)
   wine wine64                                    # installs and runs the MSI in the installer tests
   libclang-dev yubico-piv-tool                   # the PIV test card's build (bindgen); its independent checks
 )

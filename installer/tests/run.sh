@@ -64,6 +64,8 @@ node_suite() {
 
 node_suite "node: identity and extension packages" installer/tests/identity.test.mjs
 cargo build --quiet -p cis-renew-testbed --bin cis-testbed
+# The doctor tests put the PIV test card in a reader (its own target folder, as scripts/test.sh).
+cargo build --quiet --manifest-path tests/testbed/piv-card/Cargo.toml --target-dir target/piv-card
 cargo_suite "cargo: deploy unit tests" test -p cis-renew-host --lib -- deploy::
 cargo_suite "cargo: host/tests/deploy" test -p cis-renew-host --test deploy
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The Linux package (issue 6): builds the .deb, checks its contents and control data, installs it
 # on this machine, checks the files and that headless Chromium finds the system host (a smoke
-# extension with our fixed ID gets the hello), runs doctor from the package, removes and purges
-# it, and checks that nothing is left and Chromium no longer finds the host. Needs root.
+# extension with our fixed ID gets the hello), runs doctor from the package, upgrades over IT's
+# edited host.json (no prompt) and over a saved store ID (kept), removes and purges it, and
+# checks that nothing is left and Chromium no longer finds the host. Needs root.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 . "$repo/installer/tests/lib.sh"
@@ -86,6 +87,32 @@ echo '{"logLevel": "debug"}' >/etc/cis-renew/host.json
 DEBIAN_FRONTEND=noninteractive dpkg -i "$deb" </dev/null >/dev/null 2>&1
 check_eq "reinstall/upgrade over an edited config exits 0 without asking" 0 $?
 check "the upgrade keeps IT's config" grep -q debug /etc/cis-renew/host.json
+
+echo "== deb: a store ID survives a package upgrade"
+t2=$(date +%s)
+store_id=$(printf 'e%.0s' $(seq 32))
+cis-renew-host install --chrome-web-store-id "$store_id" >/dev/null 2>&1
+check_eq "cis-renew-host install --chrome-web-store-id exits 0" 0 $?
+check_eq "the ID is kept in /etc/cis-renew/store-ids.json, root's, 644" "root 644 $store_id" \
+  "$(stat -c '%U %a' /etc/cis-renew/store-ids.json) $(python3 -c 'import json; print(json.load(open("/etc/cis-renew/store-ids.json"))["chromeWebStoreId"])')"
+deb2=$(CIS_RENEW_LINUX_EXE="$repo/target/release/cis-renew-host" installer/linux/build-deb.sh "$version.1" | tail -n1)
+DEBIAN_FRONTEND=noninteractive dpkg -i "$deb2" </dev/null >/dev/null 2>&1
+code=$?
+check_eq "unattended upgrade to $version.1 exits 0" "0 $version.1" "$code $(dpkg-query -W -f='${Version}' cis-renew-host)"
+check "after the upgrade Chrome's, Chromium's and Edge's manifests still allow the store ID (postinst wrote them again)" python3 -c '
+import json, sys
+for path in sys.argv[2:]:
+    origins = json.load(open(path))["allowed_origins"]
+    assert "chrome-extension://%s/" % sys.argv[1] in origins, (path, origins)
+' "$store_id" /etc/opt/chrome/native-messaging-hosts/uk.nhs.cis_renew.json \
+  /etc/chromium/native-messaging-hosts/uk.nhs.cis_renew.json /etc/opt/edge/native-messaging-hosts/uk.nhs.cis_renew.json
+frames=$(python3 installer/tests/nm_client.py -- /usr/lib/cis-renew/cis-renew-host "chrome-extension://$store_id/" 2>&1)
+check "the host serves the store ID (allowedOrigins = the defaults + the saved IDs)" sh -c \
+  "printf '%s\n' '$frames' | head -n1 | grep -q '\"type\": \"hello\"'"
+check "and IT's config is still the edited one" grep -q debug /etc/cis-renew/host.json
+rm -f "$deb2"
+rm -rf "$(dirname "$deb2")/stage-deb-$version.1"
+echo "   store ID upgrade took $(($(date +%s) - t2)) s"
 dpkg -r cis-renew-host >/dev/null 2>&1
 check_eq "dpkg -r exits 0" 0 $?
 left=""
@@ -95,7 +122,7 @@ check "remove keeps the edited config" grep -q debug /etc/cis-renew/host.json
 dpkg --purge cis-renew-host >/dev/null 2>&1
 check_eq "dpkg --purge exits 0" 0 $?
 left=""
-for f in "${files[@]}" /etc/cis-renew /usr/lib/cis-renew /etc/opt/chrome/native-messaging-hosts /etc/chromium/native-messaging-hosts; do
+for f in "${files[@]}" /etc/cis-renew/store-ids.json /etc/cis-renew /usr/lib/cis-renew /etc/opt/chrome/native-messaging-hosts /etc/chromium/native-messaging-hosts; do
   [ -e "$f" ] && left="$left $f"
 done
 check_eq "purge leaves nothing" "" "$left"

@@ -2,7 +2,8 @@
 # The macOS package layout (issue 6): what can be built here. Builds the payload tree with a
 # stand-in binary (no macOS toolchain here), checks every path against the locations table
 # (manifests equal manifests/macos), and runs the postinstall script against a scratch volume:
-# it puts the default config in place once and never overwrites an edited one.
+# it puts the default config in place once, never overwrites an edited one, and has the host
+# write the manifests again when store IDs were saved.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 . "$repo/installer/tests/lib.sh"
@@ -12,7 +13,8 @@ export LC_ALL=C
 echo "== macOS payload"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-printf '#!/bin/sh\necho stand-in\n' >"$work/cis-renew-host"
+# The stand-in records how it is called (postinstall runs it when store IDs were saved).
+printf '#!/bin/sh\necho "$*" >>"%s/calls"\n' "$work" >"$work/cis-renew-host"
 out=$(installer/macos/build-payload.sh "$work/cis-renew-host" 9.9.9 | tail -n1)
 check "payload built" test -d "$out/payload"
 files=$(cd "$out/payload" && find . -type f | sort | tr '\n' ',')
@@ -36,4 +38,9 @@ check "postinstall puts the default config in place" cmp "$vol/Library/Applicati
 echo '{"logLevel": "debug"}' >"$vol/Library/Application Support/cis-renew/host.json"
 "$out/scripts/postinstall" pkg "$vol" "$vol" /
 check_eq "postinstall keeps an edited config" '{"logLevel": "debug"}' "$(cat "$vol/Library/Application Support/cis-renew/host.json")"
+check "postinstall does not run the host when no store IDs were saved" test ! -e "$work/calls"
+echo '{"chromeWebStoreId": "x"}' >"$vol/Library/Application Support/cis-renew/store-ids.json"
+"$out/scripts/postinstall" pkg "$vol" "$vol" /
+check_eq "with saved store IDs, postinstall has the host write the manifests again (install --system)" \
+  "install --system --exe /Library/Application Support/cis-renew/cis-renew-host --root $vol" "$(cat "$work/calls" 2>/dev/null)"
 finish

@@ -68,11 +68,52 @@ msibuild "$msi" -i "$stage/MsiLockPermissionsEx.idt"
 # - host.json (Attributes 400 = 64-bit 256 | NeverOverwrite 128 | Permanent 16) is never replaced
 #   when one is there, and removing the old product does not take it: IT's settings survive
 #   every upgrade, and an uninstall leaves them, as dpkg -r leaves /etc.
-for query in \
-  "UPDATE InstallExecuteSequence SET Sequence = 1501 WHERE Action = 'RemoveExistingProducts'" \
-  "UPDATE Component SET Attributes = 400 WHERE Component = 'DefaultConfig'" \
-  "INSERT INTO CustomAction (Action, Type, Source, Target) VALUES ('SetArpInstallLocation', 51, 'ARPINSTALLLOCATION', '[INSTALLDIR]')" \
-  "INSERT INTO InstallExecuteSequence (Action, Sequence) VALUES ('SetArpInstallLocation', 1001)"; do
+# - a rebuild of the same version replaces the installed one (AllowSameVersionUpgrades: the
+#   upgrade row's VersionMax is inclusive, 1 MigrateFeatures | 512 VersionMaxInclusive), so two
+#   builds of one version never sit side by side; the downgrade row stays exclusive.
+upgrade_code=$(msiinfo export "$msi" Property | tr -d '\r' | awk -F'\t' '$1 == "UpgradeCode" {print $2}')
+queries=(
+  "UPDATE InstallExecuteSequence SET Sequence = 1501 WHERE Action = 'RemoveExistingProducts'"
+  "UPDATE Component SET Attributes = 400 WHERE Component = 'DefaultConfig'"
+  "INSERT INTO CustomAction (Action, Type, Source, Target) VALUES ('SetArpInstallLocation', 51, 'ARPINSTALLLOCATION', '[INSTALLDIR]')"
+  "INSERT INTO InstallExecuteSequence (Action, Sequence) VALUES ('SetArpInstallLocation', 1001)"
+  # (Attributes is part of the Upgrade table's key: the row is replaced, not updated.)
+  "DELETE FROM Upgrade WHERE ActionProperty = 'WIX_UPGRADE_DETECTED'"
+  "INSERT INTO Upgrade (UpgradeCode, VersionMax, Attributes, ActionProperty) VALUES ('$upgrade_code', '$version', 513, 'WIX_UPGRADE_DETECTED')"
+  "UPDATE Property SET Value = 'WIX_DOWNGRADE_DETECTED;WIX_UPGRADE_DETECTED;PKCS11MODULE;MANAGEDREADER;TRUSTANCHORS;EXTENSIONIDS' WHERE Property = 'SecureCustomProperties'"
+)
+# IT's settings (docs/deployment.md, "MSI properties"). For each property P:
+# - its component (SettingX, a value under HKLM\Software\cis-renew) is installed only when P is
+#   set (wixl has no Component/Condition);
+# - AppSearch (50) reads the remembered value into P, which would overwrite a value given on the
+#   command line: P given is saved before AppSearch (49) and put back after it (51), in both
+#   sequences. So: given now wins, else the last install's value, else nothing.
+for setting in PKCS11MODULE:Pkcs11Module MANAGEDREADER:ManagedReader TRUSTANCHORS:TrustAnchors EXTENSIONIDS:ExtensionIds; do
+  p=${setting%%:*} name=${setting#*:}
+  queries+=(
+    "UPDATE Component SET Condition = '$p' WHERE Component = 'Setting$name'"
+    "INSERT INTO CustomAction (Action, Type, Source, Target) VALUES ('Keep${name}Given', 51, 'GIVEN_$p', '[$p]')"
+    "INSERT INTO CustomAction (Action, Type, Source, Target) VALUES ('Use${name}Given', 51, '$p', '[GIVEN_$p]')"
+  )
+  for table in InstallExecuteSequence InstallUISequence; do
+    queries+=(
+      "INSERT INTO $table (Action, Condition, Sequence) VALUES ('Keep${name}Given', '$p', 49)"
+      "INSERT INTO $table (Action, Condition, Sequence) VALUES ('Use${name}Given', 'GIVEN_$p', 51)"
+    )
+  done
+done
+# EXTENSIONIDS also goes into the manifests' allowed_origins: once the files are in place, the
+# installed host rewrites them (its `manifests` command, the same code as every other manifest).
+# Type 3106 = 34 (an .exe, run in INSTALLDIR) | 1024 deferred (in the install script, with the
+# files there) | 2048 no impersonation (as SYSTEM, which may write INSTALLDIR). A bad ID makes it
+# fail and the whole install roll back. "[INSTALLDIR]." keeps the folder's trailing backslash
+# from escaping the quote.
+manifests_cmd='"[INSTALLDIR]cis-renew-host.exe" manifests --os windows --out "[INSTALLDIR]." --extension-ids "[EXTENSIONIDS]"'
+queries+=(
+  "INSERT INTO CustomAction (Action, Type, Source, Target) VALUES ('WriteManifestsForExtensionIds', 3106, 'INSTALLDIR', '$manifests_cmd')"
+  "INSERT INTO InstallExecuteSequence (Action, Condition, Sequence) VALUES ('WriteManifestsForExtensionIds', 'EXTENSIONIDS AND NOT REMOVE~=\"ALL\"', 5100)"
+)
+for query in "${queries[@]}"; do
   msibuild "$msi" -q "$query" >/dev/null || { echo "build.sh: msibuild failed: $query" >&2; exit 1; }
 done
 

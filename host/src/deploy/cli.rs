@@ -12,8 +12,10 @@ use std::path::PathBuf;
 /// Usage lines, shown by `help` after two spaces of indent (a string continuation drops them).
 pub const USAGE: &str = "\
 cis-renew-host install [--system|--user] [--browser NAME]... [--chrome-web-store-id ID]
-                         [--edge-addons-id ID] [--exe PATH] [--root DIR [--os linux|macos]]
-                                   Register this host with the browsers (default: --system, all)
+                         [--edge-addons-id ID] [--extension-ids ID,ID...] [--exe PATH]
+                         [--root DIR [--os linux|macos]]
+                                   Register this host with the browsers (default: --system, all);
+                                   --system keeps the IDs for later installs and the host
   cis-renew-host uninstall [--system|--user] [--browser NAME]... [--root DIR]
                                    Remove the registrations
   cis-renew-host manifests --out DIR [--os linux|macos|windows] [--exe PATH] [store ID flags]
@@ -23,6 +25,8 @@ cis-renew-host install [--system|--user] [--browser NAME]... [--chrome-web-store
   cis-renew-host config check FILE...
                                    Validate config files (host.json, host.d drop-ins) before
                                    pushing them; FILEs are merged in the order given
+  cis-renew-host config show [--json]
+                                   The settings in use, each with the source that set it
 
   Browsers: chrome, chromium, edge, firefox. --root DIR puts every manifest path inside DIR
   (tests and package staging).";
@@ -68,6 +72,7 @@ fn parse(args: &[String], allowed: &[&str]) -> Result<Args, String> {
             }
             "--chrome-web-store-id" => parsed.ids.chrome_web_store = Some(value()?),
             "--edge-addons-id" => parsed.ids.edge_addons = Some(value()?),
+            "--extension-ids" => parsed.ids.extra.extend(super::manifest::split_ids(&value()?)),
             "--exe" => parsed.exe = Some(value()?),
             "--root" => parsed.root = Some(PathBuf::from(value()?)),
             "--out" => parsed.out = Some(PathBuf::from(value()?)),
@@ -102,7 +107,7 @@ pub fn run_install(args: &[String], remove: bool) -> i32 {
     let command = if remove { "uninstall" } else { "install" };
     let mut allowed = vec!["--system", "--user", "--browser", "--root"];
     if !remove {
-        allowed.extend(["--chrome-web-store-id", "--edge-addons-id", "--exe", "--os"]);
+        allowed.extend(["--chrome-web-store-id", "--edge-addons-id", "--extension-ids", "--exe", "--os"]);
     }
     let args = match parse(args, &allowed) {
         Ok(args) => args,
@@ -123,7 +128,7 @@ pub fn run_install(args: &[String], remove: bool) -> i32 {
         (Some(os), Some(_)) => os,
         (Some(_), None) => return usage_error(command, "--os needs --root (staging another OS's files)"),
     };
-    let target = Target {
+    let mut target = Target {
         os,
         scope: args.scope.unwrap_or(Scope::System),
         browsers: args.browsers.clone(),
@@ -131,6 +136,20 @@ pub fn run_install(args: &[String], remove: bool) -> i32 {
         ids: args.ids.clone(),
         env: Env::from_process(),
     };
+    // A system install that names no IDs keeps those an earlier one saved (package upgrades).
+    if !remove && target.scope == Scope::System && target.ids.is_empty() {
+        match super::install::saved_store_ids(&target, args.root.as_deref()) {
+            Ok(Some(saved)) => {
+                println!("store IDs from an earlier install: {}", saved.all().join(", "));
+                target.ids = saved;
+            }
+            Ok(None) => {}
+            Err(error) => {
+                eprintln!("cis-renew-host {command}: {error}");
+                return 1;
+            }
+        }
+    }
     let plan = if remove { uninstall_plan(&target) } else { install_plan(&target) };
     let mut registry = system_registry();
     let result = plan.and_then(|plan| apply(&plan, args.root.as_deref(), registry.as_mut()));
@@ -140,7 +159,7 @@ pub fn run_install(args: &[String], remove: bool) -> i32 {
                 println!("{outcome}");
             }
             if !remove {
-                warn_store_ids_not_allowed(&args.ids);
+                warn_store_ids_not_allowed(&target.ids);
             }
             0
         }
@@ -154,7 +173,7 @@ pub fn run_install(args: &[String], remove: bool) -> i32 {
 /// A store ID in the manifests is useless unless the host's config also allows it.
 fn warn_store_ids_not_allowed(ids: &StoreIds) {
     let Ok((config, _)) = Config::load() else { return };
-    for id in [&ids.chrome_web_store, &ids.edge_addons].into_iter().flatten() {
+    for id in ids.all() {
         let wanted = origin(id);
         if !config.allowed_origins.iter().any(|o| o.trim_end_matches('/') == wanted.trim_end_matches('/')) {
             eprintln!(
@@ -166,7 +185,8 @@ fn warn_store_ids_not_allowed(ids: &StoreIds) {
 
 /// `manifests`: writes `OUT/<os>/<browser>.json` for each OS (or just `--os`).
 pub fn run_manifests(args: &[String]) -> i32 {
-    let args = match parse(args, &["--out", "--os", "--exe", "--chrome-web-store-id", "--edge-addons-id"]) {
+    let flags = ["--out", "--os", "--exe", "--chrome-web-store-id", "--edge-addons-id", "--extension-ids"];
+    let args = match parse(args, &flags) {
         Ok(args) => args,
         Err(message) => return usage_error("manifests", &message),
     };
@@ -231,8 +251,9 @@ pub fn run_doctor(args: &[String]) -> i32 {
 /// `config check FILE...`: see [`super::config_check`]; exit 0 valid, 1 invalid, 2 usage.
 pub fn run_config(args: &[String]) -> i32 {
     let files = match args {
+        [show, rest @ ..] if show == "show" => return super::settings::show(rest),
         [check, files @ ..] if check == "check" && !files.is_empty() => files,
-        _ => return usage_error("config", "expected: config check FILE..."),
+        _ => return usage_error("config", "expected: config check FILE... or config show [--json]"),
     };
     let outcome = super::config_check::check(files);
     for line in &outcome.out {

@@ -205,6 +205,14 @@ pub fn install_plan(target: &Target) -> Result<Vec<Action>, DeployError> {
     let mut dirs = Vec::new();
     if target.scope == Scope::System {
         dirs.extend(system_config_dir(target));
+        // The store IDs are kept, so a package upgrade (postinst runs `install --system` again)
+        // and the host's allowedOrigins use them too.
+        if let (false, Some(path)) = (target.ids.is_empty(), store_ids_path(target)) {
+            files.push(Action::WriteFile {
+                path,
+                text: super::settings::installer::store_ids_text(&target.ids),
+            });
+        }
     }
     for &browser in &target.browsers {
         let text = HostManifest::for_browser(browser, &target.exe, &target.ids).to_text();
@@ -250,10 +258,30 @@ pub fn system_config_dir(target: &Target) -> Option<PathBuf> {
     }
 }
 
+/// Where a system install keeps the store IDs it was given (`store-ids.json` beside host.json).
+pub fn store_ids_path(target: &Target) -> Option<PathBuf> {
+    let dir = system_config_dir(target)?;
+    Some(match target.os {
+        Os::Windows => PathBuf::from(format!("{}\\store-ids.json", dir.display())),
+        _ => dir.join("store-ids.json"),
+    })
+}
+
+/// The store IDs an earlier `install --system` saved (inside `root` when staging), for an
+/// install that names none; `None` when none were saved.
+pub fn saved_store_ids(target: &Target, root: Option<&Path>) -> Result<Option<StoreIds>, DeployError> {
+    let Some(path) = store_ids_path(target) else { return Ok(None) };
+    super::settings::installer::read_store_ids(&rooted(root, &path), root.is_some())
+        .map_err(|error| DeployError::Usage(error.message))
+}
+
 /// The steps that unregister the host: keys first, so no key ever points at a missing file.
 pub fn uninstall_plan(target: &Target) -> Result<Vec<Action>, DeployError> {
     let mut keys = Vec::new();
     let mut files = Vec::new();
+    if target.scope == Scope::System {
+        files.extend(store_ids_path(target).map(|path| Action::RemoveFile { path }));
+    }
     for &browser in &target.browsers {
         if target.os == Os::Windows {
             keys.extend(
@@ -473,6 +501,26 @@ mod tests {
         let first_key = plan.iter().position(|a| matches!(a, Action::SetKey { .. })).expect("keys");
         assert!(plan[2..first_key].iter().all(|a| matches!(a, Action::WriteFile { .. })));
         assert_eq!(first_key, 6);
+    }
+
+    #[test]
+    fn system_plans_keep_the_store_ids_beside_host_json_and_uninstall_forgets_them() {
+        let target = Target {
+            ids: StoreIds { chrome_web_store: Some("a".repeat(32)), ..StoreIds::default() },
+            ..windows_target(Scope::System)
+        };
+        let path = PathBuf::from("C:\\ProgramData\\cis-renew\\store-ids.json");
+        let plan = install_plan(&target).expect("plan");
+        let saved = plan.iter().position(|a| matches!(a, Action::WriteFile { path: p, .. } if *p == path));
+        let saved = saved.expect("store-ids.json is written");
+        assert!(matches!(&plan[saved], Action::WriteFile { text, .. } if text.contains(&"a".repeat(32))));
+        assert!(plan[..saved].iter().all(|a| matches!(a, Action::SecureDir { .. })), "after the folders");
+        assert!(uninstall_plan(&target).expect("plan").contains(&Action::RemoveFile { path }));
+        let user = Target { scope: Scope::User, ..target };
+        assert!(!install_plan(&user)
+            .expect("plan")
+            .iter()
+            .any(|a| matches!(a, Action::WriteFile { path, .. } if path.to_string_lossy().ends_with("store-ids.json"))));
     }
 
     #[test]

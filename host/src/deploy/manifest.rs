@@ -70,6 +70,9 @@ pub struct StoreIds {
     pub chrome_web_store: Option<String>,
     /// The Edge Add-ons ID (only Edge installs from that store).
     pub edge_addons: Option<String>,
+    /// More Chromium IDs for Chrome, Chromium and Edge (`--extension-ids`, the MSI's
+    /// `EXTENSIONIDS`): a company's own build, or a pilot beside the released extension.
+    pub extra: Vec<String>,
 }
 
 impl StoreIds {
@@ -84,8 +87,28 @@ impl StoreIds {
                 }
             }
         }
+        if let Some(id) = self.extra.iter().find(|id| !is_extension_id(id)) {
+            return Err(format!("--extension-ids: '{id}' is not an extension ID (32 letters a-p)"));
+        }
         Ok(())
     }
+
+    /// No store ID and no extra ID.
+    pub fn is_empty(&self) -> bool {
+        self.chrome_web_store.is_none() && self.edge_addons.is_none() && self.extra.is_empty()
+    }
+
+    /// Every ID, for the host's `allowedOrigins`.
+    pub fn all(&self) -> Vec<&str> {
+        let stores = [&self.chrome_web_store, &self.edge_addons].into_iter().flatten();
+        stores.chain(&self.extra).map(String::as_str).collect()
+    }
+}
+
+/// A list of extension IDs as IT writes it (`EXTENSIONIDS`, `--extension-ids`): separated by
+/// commas, semicolons or spaces; empty entries dropped.
+pub fn split_ids(list: &str) -> Vec<String> {
+    list.split([',', ';', ' ', '\t']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
 }
 
 /// Whether `id` looks like a Chromium extension ID.
@@ -164,7 +187,8 @@ pub fn allowed_origins(browser: Browser, ids: &StoreIds) -> Vec<String> {
         Browser::Edge => vec![&ids.edge_addons, &ids.chrome_web_store],
         Browser::Firefox => vec![],
     };
-    for id in store_ids.into_iter().flatten() {
+    let extra = if browser.is_firefox() { &[][..] } else { &ids.extra[..] };
+    for id in store_ids.into_iter().flatten().chain(extra) {
         let o = origin(id);
         if !origins.contains(&o) {
             origins.push(o);
@@ -199,12 +223,19 @@ mod tests {
 
     #[test]
     fn allowed_origins_store_ids_go_to_the_browsers_that_use_each_store() {
-        let ids = StoreIds { chrome_web_store: Some("a".repeat(32)), edge_addons: Some("b".repeat(32)) };
+        let ids = StoreIds {
+            chrome_web_store: Some("a".repeat(32)),
+            edge_addons: Some("b".repeat(32)),
+            extra: vec!["c".repeat(32)],
+        };
         let chrome = allowed_origins(Browser::Chrome, &ids);
         let edge = allowed_origins(Browser::Edge, &ids);
-        assert_eq!(chrome, vec![origin(EXTENSION_ID), origin(&"a".repeat(32))]);
-        assert_eq!(edge, vec![origin(EXTENSION_ID), origin(&"b".repeat(32)), origin(&"a".repeat(32))]);
+        let (a, b, c) = (origin(&"a".repeat(32)), origin(&"b".repeat(32)), origin(&"c".repeat(32)));
+        assert_eq!(chrome, vec![origin(EXTENSION_ID), a.clone(), c.clone()]);
+        assert_eq!(edge, vec![origin(EXTENSION_ID), b, a, c]);
         assert_eq!(allowed_origins(Browser::Chromium, &ids), chrome);
+        let firefox = HostManifest::for_browser(Browser::Firefox, "/x", &ids);
+        assert_eq!(firefox.allowed_extensions, Some(vec![FIREFOX_ADDON_ID.to_string()]));
     }
 
     #[test]
@@ -224,11 +255,19 @@ mod tests {
     #[test]
     fn validate_rejects_ids_that_are_not_extension_ids() {
         for bad in ["", "abc", &"z".repeat(32), &"A".repeat(32), &"a".repeat(33)] {
-            let ids = StoreIds { chrome_web_store: Some(bad.to_string()), edge_addons: None };
+            let ids = StoreIds { chrome_web_store: Some(bad.to_string()), ..StoreIds::default() };
             assert!(ids.validate().is_err(), "{bad:?}");
+            let ids = StoreIds { extra: vec![EXTENSION_ID.into(), bad.to_string()], ..StoreIds::default() };
+            assert!(ids.validate().expect_err(bad).contains("--extension-ids"), "{bad:?}");
         }
-        let ok = StoreIds { chrome_web_store: Some(EXTENSION_ID.into()), edge_addons: Some("p".repeat(32)) };
+        let ok = StoreIds {
+            chrome_web_store: Some(EXTENSION_ID.into()),
+            edge_addons: Some("p".repeat(32)),
+            extra: split_ids(&format!(" {}; {},", "a".repeat(32), "b".repeat(32))),
+        };
         assert!(ok.validate().is_ok());
+        assert_eq!(ok.extra, ["a".repeat(32), "b".repeat(32)]);
+        assert_eq!(ok.all().len(), 4);
     }
 
     #[test]

@@ -125,6 +125,44 @@ fn install_store_ids_are_added_to_the_browsers_that_use_each_store() {
         json!([EXT_ORIGIN, origin(&edge), origin(&cws)])
     );
     assert!(err.contains("add \"chrome-extension://aaaa"), "warns that the host config must allow it: {err}");
+
+    // The IDs are kept beside host.json, so a later `install --system` without them (a package
+    // upgrade's postinst) writes them again; uninstall takes them away.
+    let saved = root.join("etc/cis-renew/store-ids.json");
+    assert_eq!(read_json(&saved), json!({"chromeWebStoreId": cws, "edgeAddonsId": edge}));
+    std::fs::remove_dir_all(root.join("etc/opt")).expect("a package upgrade puts back its own manifests");
+    let (code, out, err) = run(&mut host(dir.path(), &["install", "--root", root.to_str().expect("utf-8")]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("store IDs from an earlier install: {cws}, {edge}")), "{out}");
+    assert_eq!(
+        read_json(&root.join(SYSTEM_FILES[2]))["allowed_origins"],
+        json!([EXT_ORIGIN, origin(&edge), origin(&cws)])
+    );
+    let (code, _, err) = run(&mut host(dir.path(), &["uninstall", "--root", root.to_str().expect("utf-8")]));
+    assert_eq!(code, 0, "{err}");
+    assert!(!saved.exists(), "uninstall --system forgets the IDs");
+
+    // --extension-ids: more Chromium IDs, for Chrome, Chromium and Edge, never Firefox.
+    let (c, d) = ("c".repeat(32), "d".repeat(32));
+    let list = format!("{c},{d}");
+    let (code, _, err) = run(&mut host(
+        dir.path(),
+        &["install", "--root", root.to_str().expect("utf-8"), "--extension-ids", &list],
+    ));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        read_json(&root.join(SYSTEM_FILES[1]))["allowed_origins"],
+        json!([EXT_ORIGIN, origin(&c), origin(&d)])
+    );
+    assert_eq!(read_json(&saved), json!({"extensionIds": [c, d]}));
+    let firefox = SYSTEM_FILES.iter().find(|f| f.contains("mozilla")).expect("firefox");
+    assert!(read_json(&root.join(firefox)).get("allowed_origins").is_none());
+    let (code, _, err) = run(&mut host(
+        dir.path(),
+        &["install", "--root", root.to_str().expect("utf-8"), "--extension-ids", "abc"],
+    ));
+    assert_eq!(code, 2, "a bad ID is a usage error");
+    assert!(err.contains("--extension-ids: 'abc' is not an extension ID"), "{err}");
 }
 
 #[test]
@@ -191,7 +229,9 @@ fn uninstall_removes_every_manifest_and_is_idempotent() {
     assert!(!root.join("etc/chromium/native-messaging-hosts").exists(), "our empty folders go too");
     let (code, out, _) = run(&mut host(dir.path(), &["uninstall", "--root", root_s]));
     assert_eq!(code, 0);
-    assert_eq!(out.lines().filter(|l| l.starts_with("not there")).count(), 5, "{out}");
+    // The five manifests and the saved store IDs (none were given here).
+    assert_eq!(out.lines().filter(|l| l.starts_with("not there")).count(), 6, "{out}");
+    assert!(out.contains("etc/cis-renew/store-ids.json"), "{out}");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! install and each broken one, and the group-policy templates and example policy files.
 
 mod config_check;
+mod config_show;
 mod doctor;
 mod install;
 mod manifests;
