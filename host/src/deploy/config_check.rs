@@ -98,15 +98,16 @@ fn is_caller_shape(entry: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deploy::identity::{CHROMIUM_ID, CHROMIUM_ORIGIN, FIREFOX_ID};
 
     #[test]
     fn caller_shapes() {
-        assert!(is_caller_shape("chrome-extension://kfambhddimdfpaookgghehjdgahadkji/"));
-        assert!(is_caller_shape("chrome-extension://kfambhddimdfpaookgghehjdgahadkji"));
-        assert!(is_caller_shape("cis-renew@digital.nhs.uk"));
+        assert!(is_caller_shape(CHROMIUM_ORIGIN));
+        assert!(is_caller_shape(CHROMIUM_ORIGIN.trim_end_matches('/')));
+        assert!(is_caller_shape(FIREFOX_ID));
         assert!(is_caller_shape("{12345678-1234-1234-1234-123456789abc}"));
         assert!(!is_caller_shape("chrome-extension://abc/"));
         assert!(!is_caller_shape("https://cis.example"));
-        assert!(!is_caller_shape("kfambhddimdfpaookgghehjdgahadkji"));
+        assert!(!is_caller_shape(CHROMIUM_ID));
     }
 }

