@@ -1,6 +1,7 @@
 // The pseudo-locale test build (lib/testBuild.mjs: every message 40% longer and accented, in
 // brackets) through every state of lib/states.mjs: no string of ours shows untranslated, no
-// text container of ours is clipped, and no control is clipped or outside the window.
+// text container of ours is clipped, and no control is clipped or outside the window, at
+// 1280x800 and at 200% zoom.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { screenshotsDir } from '../lib/browser.mjs';
@@ -43,11 +44,12 @@ async function problems(page, where, data) {
   }, [where, DIALOG, TOOLTIP, data]);
 }
 
-test('pseudo-locale: every state renders without clipping and with no untranslated string', async () => {
-  const shots = new ViewShots(screenshotsDir('pseudo-locale'));
+for (const [label, zoom] of [['1280x800', undefined], ['200pct', 2]]) test(`pseudo-locale at ${label}: every state renders without clipping and with no untranslated string`, async () => {
+  const shots = new ViewShots(screenshotsDir(`pseudo-locale-${label}`));
   const started = Date.now();
   const result = await walkStates({
     pseudo: true,
+    zoom,
     check: async ({ state, where, page }) => {
       if (where === 'pin') await page.waitForFunction(() => document.documentElement.scrollHeight <= window.innerHeight + 1 || window.outerHeight >= window.screen.availHeight - 2, null, { timeout: 10000 }).catch(() => {});
       const serials = await page.evaluate(() => [...document.querySelectorAll('[data-card-serial]')].map((e) => e.getAttribute('data-card-serial')));
@@ -59,5 +61,5 @@ test('pseudo-locale: every state renders without clipping and with no untranslat
   });
   assert.equal(result.states.length, STATES.length);
   assert.equal(shots.n, STATES.length, 'one screenshot per state');
-  console.log(`pseudo-locale: ${result.states.length} states checked; ${Math.round((Date.now() - started) / 1000)} s`);
+  console.log(`pseudo-locale ${label}: ${result.states.length} states checked; ${Math.round((Date.now() - started) / 1000)} s`);
 });
