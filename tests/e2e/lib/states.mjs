@@ -240,7 +240,8 @@ export async function walkStates({ zoom, pseudo = false, check }) {
     };
     /** Select Service -> End -> Renew Certificate -> (Continue armed) Tab -> Enter: the passcode window. */
     const toPasscodeWindow = async (label, { beforeContinue = async () => {}, strayEnter = false } = {}) => {
-      await page.focus('#select-service');
+      // No programmatic focus: the last Escape or Close left it on Select Service.
+      await expectFocus(page, 'button "Select Service"', `${label}: the start`);
       await press(page, 'Enter');
       await expectFocus(page, /^menuitem "/, `${label}: opening Select Service`);
       await renewEnabled();
@@ -297,12 +298,20 @@ export async function walkStates({ zoom, pseudo = false, check }) {
     // --- The menu: enabled, then disabled with its reason (the card out for a moment). ---
     await openServiceMenu(page, first.tokenSerial);
     await renewEnabled();
-    await page.focus(RENEW_ITEM);
+    // The mouse opened the menu and left focus on Select Service: again with the keyboard.
+    await page.keyboard.press('Escape');
+    await expectFocus(page, 'button "Select Service"', 'Escape after the click');
+    await page.keyboard.press('Enter');
+    await expectFocus(page, /^menuitem "/, 'Enter on Select Service');
+    await page.keyboard.press('End');
+    await expectFocus(page, `menuitem "${words('menuRenew')}"`, 'End in the menu');
     await at('menu-enabled', page);
     await bed.readers.remove(MANAGED_READER);
     await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('aria-disabled') === 'true', RENEW_ITEM, { timeout: 30000 });
-    await page.focus('#service-menu [role="menuitem"]'); // away and back: the tooltip shows on focus
-    await page.focus(RENEW_ITEM);
+    await page.keyboard.press('Home'); // away and back: the tooltip shows on focus
+    await page.keyboard.press('End');
+    await expectFocus(page, /^menuitem "/, 'Home, End in the menu with the item disabled');
+    assert.equal(await page.evaluate((s) => document.activeElement?.closest(s) !== null, RENEW_ITEM), true, 'End reaches the disabled item');
     await page.waitForSelector(TOOLTIP, { state: 'visible' });
     const tip = await page.evaluate((sel) => {
       const t = document.querySelector(sel).getBoundingClientRect();
