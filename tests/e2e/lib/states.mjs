@@ -332,6 +332,9 @@ export async function walkStates({ zoom, pseudo = false, check }) {
     });
     await dialogHas(page, 'button[data-action="showPin"]:not([hidden])');
     await at('waiting-for-passcode', page);
+    assert.ok((await pin1.locator('#card').textContent()).includes(first.tokenSerial), 'the window names the card serial');
+    assert.ok((await pin1.locator('#card').textContent()).includes(HOLDER), 'and the holder');
+    assert.equal(await pin1.locator('#holder-types').textContent(), words('pinHolderTypes'), 'and says the holder types their own passcode');
     await at('passcode-window', pin1);
     await typeIn(pin1, WRONG);
     await press(pin1, 'Enter');
