@@ -45,6 +45,15 @@ async function toRequesting(s) {
   await flush();
 }
 
+test('renewal_tokenWithoutSerial_stillSendsCardSerial', async () => {
+  // The host requires cardSerial (issue 10): a token that reports no serial is confirmed as ''.
+  const s = setup();
+  s.r.start({ owner: 't1', status: dueStatus({ serial: '' }), serial: '' });
+  assert.equal(s.r.phase, PHASE.AWAITING_PIN);
+  s.r.pinSubmitted(PIN);
+  assert.deepEqual(s.host.pending('renewBegin').params, { cardSerial: '', pin: PIN });
+});
+
 test('renewal_happyPath_pinThenEstThenComplete', async () => {
   const s = setup();
   s.r.start({ owner: 't1', status: dueStatus(), serial: 'S1' });
@@ -167,6 +176,38 @@ test('renewal_completeError_failsWithoutRenewCancel', async () => {
     assert.equal(s.r.view().error.code, code);
     assert.ok(!s.host.commands().includes('renewCancel'), `${code}: the host's recovery owns an interrupted install`);
   }
+});
+
+test('renewal_completeErrorWithRenewalOpen_sendsTheSameAnswerOnceMore', async () => {
+  // Issue 10: a card that failed to store a certificate keeps the renewal open (renewalOpen)
+  // with the certificates issued; the same answer goes once more, and no renewCancel throws
+  // the issued certificates away.
+  const storeFailed = () => new CisError('TOKEN_ERROR', 'the card could not store the new signing certificate', { renewalOpen: true, role: 'signing', step: 'writeCertificate' });
+  let s = setup();
+  await toRequesting(s);
+  await flush();
+  const first = s.host.pending('renewComplete').params;
+  s.host.fail('renewComplete', storeFailed());
+  await flush();
+  assert.equal(s.r.phase, PHASE.COMPLETING, 'still installing');
+  assert.deepEqual(s.host.pending('renewComplete').params, first, 'the same answer again');
+  s.host.reply('renewComplete', dueStatus({ renewable: false, reason: 'NOT_DUE' }));
+  await flush();
+  assert.equal(s.r.phase, PHASE.DONE);
+  assert.deepEqual(s.host.commands().filter((c) => c === 'renewComplete').length, 2);
+
+  // Failing twice ends the run with the host's error, still without renewCancel.
+  s = setup();
+  await toRequesting(s);
+  await flush();
+  s.host.fail('renewComplete', storeFailed());
+  await flush();
+  s.host.fail('renewComplete', storeFailed());
+  await flush();
+  assert.equal(s.r.phase, PHASE.FAILED);
+  assert.equal(s.r.view().error.code, 'TOKEN_ERROR');
+  assert.equal(s.host.commands().filter((c) => c === 'renewComplete').length, 2, 'only one retry');
+  assert.ok(!s.host.commands().includes('renewCancel'));
 });
 
 test('renewal_cancelInEachPhase', async () => {

@@ -27,7 +27,7 @@ use x509_cert::request::CertReq;
 
 const PIN: &str = "123456";
 /// One token per test, all provisioned before the module loads.
-const TOKENS: [&str; 12] = [
+const TOKENS: [&str; 14] = [
     "full",
     "sweep-recovery",
     "sweep-error",
@@ -40,6 +40,8 @@ const TOKENS: [&str; 12] = [
     "not-due",
     "already",
     "retry-write",
+    "retry-read",
+    "lacks-rsa3072",
 ];
 
 struct Bed {
@@ -483,4 +485,76 @@ fn renewal_whose_second_certificate_write_fails_stays_open_and_the_same_answer_f
     for id in ids(&before) {
         assert!(!ids(&after).contains(&id), "an old pair survived");
     }
+}
+
+#[test]
+fn renewal_whose_second_read_back_fails_stays_open_names_the_step_and_is_not_written_twice() {
+    let (card, log) = faulty("retry-read", None);
+    let card = card.failing_call("read_certificate", 2);
+    let mut sink = no_progress();
+    let now = OffsetDateTime::now_utc();
+    let requested =
+        Opened::new(Box::new(card), Settings { window_days: 90, new_key_algorithm: KeyAlgorithm::P384 })
+            .sign_in(Some(&pin(PIN)), &mut sink)
+            .and_then(|s| s.prepare(now))
+            .and_then(|r| r.generate_keys(&mut sink, &|| false))
+            .and_then(|k| k.build_requests(&mut sink))
+            .expect("begin");
+    let certificates: Vec<Vec<u8>> = requested.roles().iter().map(|r| issue(r, 45)).collect();
+    let second_role = requested.roles()[1].new.role.as_str();
+    let trust = TrustPolicy::load(&[bed().ca.cert_pem_path()], false).expect("trust anchors");
+    let proof = requested.verify(&certificates, &trust, now).expect("verify");
+    let requested = match requested.install(proof, &mut sink) {
+        Err(Interrupted::StillOpen(requested, error)) => {
+            assert_eq!(error.code, ErrorCode::TokenError);
+            assert_eq!(
+                error.extra.get("step").and_then(|v| v.as_str()),
+                Some("readBackCertificate"),
+                "{error:?}"
+            );
+            assert_eq!(error.extra.get("role").and_then(|v| v.as_str()), Some(second_role), "{error:?}");
+            assert!(
+                error.message.contains("read back") && error.message.contains("try again"),
+                "{}",
+                error.message
+            );
+            *requested
+        }
+        Ok(_) => panic!("the injected read-back failure was not reported"),
+        Err(_) => panic!("a failed read-back must leave the renewal open"),
+    };
+    let proof = requested.verify(&certificates, &trust, now).expect("verify again");
+    match requested.install(proof, &mut sink).and_then(|installed| installed.retire_old(&mut sink)) {
+        Ok(_) => {}
+        _ => panic!("the retry should finish the renewal"),
+    }
+    let writes = log.names().iter().filter(|n| **n == "write_certificate").count();
+    assert_eq!(writes, 2, "the certificate whose read-back failed is checked again, not written twice");
+    let after = look("retry-read");
+    assert_eq!(after.working.len(), 2, "{after:?}");
+    assert!(after.orphans.is_empty(), "{:?}", after.orphans);
+}
+
+#[test]
+fn prepare_on_a_token_that_cannot_make_the_chosen_key_says_so_before_the_card_changes() {
+    let before = look("lacks-rsa3072");
+    let (card, log) = faulty("lacks-rsa3072", None);
+    let card = card.lacking(KeyAlgorithm::RSA3072);
+    let mut sink = no_progress();
+    let error =
+        Opened::new(Box::new(card), Settings { window_days: 90, new_key_algorithm: KeyAlgorithm::RSA3072 })
+            .sign_in(Some(&pin(PIN)), &mut sink)
+            .and_then(|s| s.prepare(OffsetDateTime::now_utc()))
+            .err()
+            .expect("refused");
+    assert_eq!(error.code, ErrorCode::KeyAlgorithmUnsupported, "{error:?}");
+    assert_eq!(error.extra.get("keyAlgorithm").and_then(|v| v.as_str()), Some("rsa3072"), "{error:?}");
+    assert!(
+        error.message.contains("RSA-3072") && error.message.contains("Nothing on the card"),
+        "{}",
+        error.message
+    );
+    let changing = ["generate_key_pair", "write_certificate", "set_label", "destroy"];
+    assert!(log.names().iter().all(|n| !changing.contains(n)), "{:?}", log.names());
+    assert_eq!(ids(&look("lacks-rsa3072")), ids(&before), "nothing on the card changed");
 }

@@ -152,6 +152,22 @@ assert "HKCU" not in c["manifest chrome"]["detail"] and "HKLM" in c["manifest ch
 assert c["smart card service"]["status"] == "fail" and "PCSC_UNAVAILABLE" in c["smart card service"]["detail"]
 assert r["ok"] is False
 ' "$doctor"
+# doctor reads the browser policies from the registry: a blocklist naming every host, and a
+# stale key in the 32-bit view that Chrome reads before the MSI's 64-bit one.
+wine reg add 'HKLM\Software\Policies\Microsoft\Edge\NativeMessagingBlocklist' /v 1 /d '*' /f </dev/null >/dev/null 2>&1
+wine reg add 'HKLM\Software\WOW6432Node\Google\Chrome\NativeMessagingHosts\uk.nhs.cis_renew' /ve /d 'C:\old\chrome.json' /f </dev/null >/dev/null 2>&1
+doctor=$(wine 'C:\Program Files\cis-renew\cis-renew-host.exe' doctor --json --browser edge,chrome </dev/null 2>/dev/null | tr -d '\r')
+check "doctor under wine: Edge's NativeMessagingBlocklist from the registry, and Chrome's 32-bit key first, each a FAIL with its fix" python3 -c '
+import json, sys
+c = {(x["check"], x["status"]): x["detail"] for x in json.loads(sys.argv[1])["checks"]}
+edge = c[("policy edge", "fail")]
+assert edge.endswith("Fix: add \"uk.nhs.cis_renew\" to NativeMessagingAllowlist (in HKLM\\Software\\Policies\\Microsoft\\Edge)."), edge
+chrome = c[("manifest chrome", "fail")]
+assert chrome.startswith("HKLM\\Software\\WOW6432Node\\Google\\Chrome\\NativeMessagingHosts\\uk.nhs.cis_renew -> C:\\old\\chrome.json: "), chrome
+assert ". Fix: " in chrome, chrome
+' "$doctor"
+wine reg delete 'HKLM\Software\Policies\Microsoft\Edge' /f </dev/null >/dev/null 2>&1
+wine reg delete 'HKLM\Software\WOW6432Node\Google\Chrome\NativeMessagingHosts\uk.nhs.cis_renew' /f </dev/null >/dev/null 2>&1
 
 echo '{"logLevel": "debug"}' >"$pd/host.json"
 wine msiexec /i "$msi2" /qn </dev/null >/dev/null 2>&1

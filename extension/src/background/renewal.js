@@ -34,6 +34,11 @@ import '../shared/view.js';
 const { CisError } = globalThis.cisRenew.errors;
 const { cardIdentity } = globalThis.cisRenew.view;
 
+/** The serial the sponsor confirmed: the status' token serial ('' for a token without one). */
+function confirmedSerial(card) {
+  return card && card.token && typeof card.token.serial === 'string' ? card.token.serial : '';
+}
+
 /** Whether the card is on its last passcode try (from the status, or the last answer). */
 function atFinalTry(card, error) {
   if (error) {
@@ -259,10 +264,9 @@ export class Renewal {
     this._changed();
     // The serial the sponsor confirmed: the host refuses another card (CARD_CHANGED) before
     // it tries the passcode.
-    const params = pin === undefined ? {} : { pin };
-    if (run.card.token && typeof run.card.token.serial === 'string' && run.card.token.serial) {
-      params.cardSerial = run.card.token.serial;
-    }
+    // Always sent (the host requires it); a token that reports no serial is confirmed as ''.
+    const params = { cardSerial: confirmedSerial(run.card) };
+    if (pin !== undefined) params.pin = pin;
     if (confirmFinalTry) params.confirmFinalTry = true;
     if (run.keyAlgorithm) params.keyAlgorithm = run.keyAlgorithm;
     // keep: the host's renewalExpired event comes under this request's id after its reply.
@@ -280,7 +284,7 @@ export class Renewal {
     this.phase = PHASE.BEGINNING;
     run.step = { name: 'login' };
     this._changed();
-    this._host.request('renewBegin', { cardSerial: run.card.token.serial }).then(
+    this._host.request('renewBegin', { cardSerial: confirmedSerial(run.card) }).then(
       async (result) => {
         if (this._run !== run) return;
         const admin = result && result.cardAdmin;
@@ -522,7 +526,17 @@ export class Renewal {
           }
         },
         (err) => {
-          if (this._run === run) this._fail(run, asCisError(err));
+          if (this._run !== run) return;
+          const error = asCisError(err);
+          // The card failed to store a certificate, and the host kept the renewal open with
+          // the certificates issued (renewalOpen): the same answer may be sent again, once.
+          if (error.extra.renewalOpen === true && !run.completeRetried) {
+            run.completeRetried = true;
+            this._log('renewComplete: the card did not store a certificate; sending the same answer again', error.code);
+            this._complete(run, pkcs7);
+            return;
+          }
+          this._fail(run, error);
         },
       );
   }

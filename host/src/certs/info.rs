@@ -24,6 +24,16 @@ impl Role {
         }
     }
 
+    /// A certificate of this role, in words for messages ("a signing certificate"; never
+    /// "a other").
+    pub fn certificate_phrase(self) -> &'static str {
+        match self {
+            Role::Authentication => "an authentication certificate",
+            Role::Signing => "a signing certificate",
+            Role::Other => "neither an authentication nor a signing certificate",
+        }
+    }
+
     /// The role for a key usage; nonRepudiation wins because it marks the signing certificate.
     pub fn from_key_usage(digital_signature: bool, non_repudiation: bool) -> Role {
         match (digital_signature, non_repudiation) {
@@ -96,6 +106,17 @@ mod tests {
         assert_eq!(Role::from_key_usage(false, true), Role::Signing);
         assert_eq!(Role::from_key_usage(true, true), Role::Signing);
         assert_eq!(Role::from_key_usage(false, false), Role::Other);
+    }
+
+    #[test]
+    fn certificate_phrase_takes_the_right_article() {
+        // Issue 10: messages once said "the key usage of a other certificate".
+        for role in [Role::Authentication, Role::Signing, Role::Other] {
+            let phrase = role.certificate_phrase();
+            assert!(!phrase.starts_with("a other") && !phrase.starts_with("a authentication"), "{phrase}");
+        }
+        assert_eq!(Role::Authentication.certificate_phrase(), "an authentication certificate");
+        assert_eq!(Role::Other.certificate_phrase(), "neither an authentication nor a signing certificate");
     }
 
     #[test]

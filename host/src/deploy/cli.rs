@@ -228,48 +228,25 @@ pub fn run_doctor(args: &[String]) -> i32 {
     }
 }
 
-/// `config check FILE...`: the files merged in order (as host.json then its drop-ins), checked
-/// exactly as the host checks its settings; exit 0 valid, 1 invalid, 2 usage.
+/// `config check FILE...`: see [`super::config_check`]; exit 0 valid, 1 invalid, 2 usage.
 pub fn run_config(args: &[String]) -> i32 {
     let files = match args {
         [check, files @ ..] if check == "check" && !files.is_empty() => files,
         _ => return usage_error("config", "expected: config check FILE..."),
     };
-    let mut layers = Vec::new();
-    for file in files {
-        let path = PathBuf::from(file);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) => {
-                eprintln!("{file}: cannot be read ({e})");
-                return 1;
-            }
-        };
-        match serde_json::from_str::<serde_json::Value>(&text) {
-            Ok(serde_json::Value::Object(map)) => layers.push((file.clone(), map)),
-            Ok(_) => {
-                eprintln!("{file}: must be a JSON object");
-                return 1;
-            }
-            Err(e) => {
-                eprintln!("{file}: is not JSON ({e})");
-                return 1;
-            }
-        }
+    let outcome = super::config_check::check(files);
+    for line in &outcome.out {
+        println!("{line}");
     }
-    let merged = serde_json::Value::Object(super::settings::merge(&layers)).to_string();
-    let shown = PathBuf::from(files.join(" + "));
-    match Config::parse(&merged, &shown) {
-        Ok(_) => {
-            for (key, source) in super::settings::origins(&layers) {
-                println!("{key:<22} from {source}");
-            }
-            println!("valid: {}", shown.display());
-            0
-        }
-        Err(error) => {
-            eprintln!("{}", error.message);
-            1
-        }
+    for warning in &outcome.warnings {
+        eprintln!("warning: {warning}");
+    }
+    for error in &outcome.errors {
+        eprintln!("{error}");
+    }
+    if outcome.errors.is_empty() {
+        0
+    } else {
+        1
     }
 }

@@ -5,9 +5,9 @@
 //! value of a registry key, which holds the path of the manifest file. docs/deployment.md shows
 //! this table as [`markdown_table`] renders it, and a test keeps the two equal.
 //!
-//! Lookup order, which `doctor` follows: the per-user place first, then the system one (Chrome's
-//! `FindManifest`, Firefox's `NativeManifests.sys.mjs`); a policy
-//! `NativeMessagingUserLevelHosts=false` makes Chrome and Edge skip the user place.
+//! Lookup order, which `doctor` follows ([`lookup_order`]): the per-user place first, then the
+//! system one; the first registration found wins, the others are never read. A policy
+//! `NativeMessagingUserLevelHosts=false` makes Chrome, Chromium and Edge skip the user places.
 
 use super::manifest::{Browser, HOST_NAME};
 use std::fmt;
@@ -178,20 +178,148 @@ pub fn manifest_dirs(os: Os, scope: Scope, browser: Browser, home: &Path) -> Vec
     }
 }
 
-/// The registry key path of `browser` below HKLM or HKCU (the same in both, and in both views).
-pub fn registry_path(browser: Browser) -> String {
-    let vendor = match browser {
+/// The vendor folder below `Software\` of `browser`'s registry keys (host and policy keys).
+fn vendor(browser: Browser) -> &'static str {
+    match browser {
         Browser::Chrome => "Google\\Chrome",
         Browser::Chromium => "Chromium",
         Browser::Edge => "Microsoft\\Edge",
         Browser::Firefox => "Mozilla",
-    };
+    }
+}
+
+fn host_key_path(vendor: &str) -> String {
     format!("Software\\{vendor}\\NativeMessagingHosts\\{HOST_NAME}")
 }
 
-/// The registry keys to write for `browser` on Windows. Chrome, Chromium and Edge read both HKLM
-/// views, so the native one is enough; 32-bit Firefox reads only the 32-bit view, so HKLM gets
-/// both for Firefox. HKCU\Software is not split, so one key.
+/// The registry key path of `browser` below HKLM or HKCU (the same in both, and in both views).
+pub fn registry_path(browser: Browser) -> String {
+    host_key_path(vendor(browser))
+}
+
+/// A place a browser reads a host registration from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// A manifest file (Linux, macOS).
+    File(PathBuf),
+    /// A registry key whose default value is the manifest's path (Windows).
+    Key(RegistryKey),
+}
+
+impl fmt::Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Place::File(path) => write!(f, "{}", path.display()),
+            Place::Key(key) => write!(f, "{key}"),
+        }
+    }
+}
+
+/// One entry of a browser's lookup order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookup {
+    /// Where.
+    pub place: Place,
+    /// Per user or whole machine (`NativeMessagingUserLevelHosts=false` skips the user ones).
+    pub scope: Scope,
+}
+
+/// The places `browser` reads our registration from on `os`, in the order it reads them; the
+/// first one that exists is used and the rest are not read. `home` is `None` when there is no
+/// home directory (then there are no per-user places on Linux and macOS).
+///
+/// - Linux, macOS: the user folder, then the system folder(s) (Chrome's `FindManifest` in
+///   `native_process_launcher_posix.cc`; Firefox's `NativeManifests.sys.mjs`: user, then system).
+/// - Windows: HKCU, then HKLM's 32-bit view (`WOW6432Node`), then HKLM's 64-bit view. Chrome's
+///   `native_process_launcher_win.cc` ("First check 32-bit registry and then try 64-bit"),
+///   Firefox's `_winLookup` (HKCU, HKLM `WOW64_32`, HKLM `WOW64_64`), Edge's documented search
+///   order. HKCU\Software is not split by view, so it is one place. Within each view Chromium
+///   reads its own key then Chrome's, and Edge reads its own, then Chromium's, then Chrome's.
+pub fn lookup_order(os: Os, browser: Browser, home: Option<&Path>) -> Vec<Lookup> {
+    match os {
+        Os::Windows => {
+            let vendors: &[&str] = match browser {
+                Browser::Chrome => &["Google\\Chrome"],
+                Browser::Chromium => &["Chromium", "Google\\Chrome"],
+                Browser::Edge => &["Microsoft\\Edge", "Chromium", "Google\\Chrome"],
+                Browser::Firefox => &["Mozilla"],
+            };
+            let roots = [
+                (Hive::CurrentUser, View::Native, Scope::User),
+                (Hive::LocalMachine, View::Wow32, Scope::System),
+                (Hive::LocalMachine, View::Native, Scope::System),
+            ];
+            roots
+                .iter()
+                .flat_map(|&(hive, view, scope)| {
+                    vendors.iter().map(move |v| Lookup {
+                        place: Place::Key(RegistryKey { hive, view, path: host_key_path(v) }),
+                        scope,
+                    })
+                })
+                .collect()
+        }
+        _ => {
+            let file = manifest_file_name();
+            let user = home
+                .map(|home| manifest_dirs(os, Scope::User, browser, home))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|dir| Lookup { place: Place::File(dir.join(&file)), scope: Scope::User });
+            let system = manifest_dirs(os, Scope::System, browser, Path::new("/"))
+                .into_iter()
+                .map(|dir| Lookup { place: Place::File(dir.join(&file)), scope: Scope::System });
+            user.chain(system).collect()
+        }
+    }
+}
+
+/// The registry key of `browser`'s machine policies (`HKLM\Software\Policies\...`, 64-bit view).
+pub fn policy_key(browser: Browser) -> RegistryKey {
+    let path = match browser {
+        Browser::Firefox => "Software\\Policies\\Mozilla\\Firefox".to_string(),
+        other => format!("Software\\Policies\\{}", vendor(other)),
+    };
+    RegistryKey { hive: Hive::LocalMachine, view: View::Native, path }
+}
+
+/// The policy files `browser` reads on Linux, in the order they apply (a later file's policy
+/// replaces an earlier one's; Chromium-family browsers read every `*.json` in the folder).
+/// Firefox reads one `policies.json`: the system one (`/etc/firefox/policies`) when it exists,
+/// else the one in the installation's `distribution` folder.
+pub fn policy_sources(os: Os, browser: Browser) -> Vec<PolicySource> {
+    match (os, browser) {
+        (Os::Linux, Browser::Chrome) => vec![PolicySource::Folder("/etc/opt/chrome/policies/managed".into())],
+        (Os::Linux, Browser::Chromium) => vec![PolicySource::Folder("/etc/chromium/policies/managed".into())],
+        (Os::Linux, Browser::Edge) => vec![PolicySource::Folder("/etc/opt/edge/policies/managed".into())],
+        (Os::Linux, Browser::Firefox) => vec![PolicySource::FirstFile(vec![
+            "/etc/firefox/policies/policies.json".into(),
+            // Firefox ESR's own system folder (`/etc/<app name>`, Debian's firefox-esr).
+            "/etc/firefox-esr/policies/policies.json".into(),
+            "/usr/lib/firefox-esr/distribution/policies.json".into(),
+            "/usr/lib/firefox/distribution/policies.json".into(),
+        ])],
+        (Os::Windows, browser) => vec![PolicySource::Registry(policy_key(browser))],
+        // macOS policies are configuration profiles (plists), which doctor does not read.
+        (Os::MacOs, _) => Vec::new(),
+    }
+}
+
+/// Where a browser's policies come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicySource {
+    /// Every `*.json` in the folder, in name order.
+    Folder(PathBuf),
+    /// The first of these files that exists.
+    FirstFile(Vec<PathBuf>),
+    /// A registry key tree.
+    Registry(RegistryKey),
+}
+
+/// The registry keys to write for `browser` on Windows. Every browser reads both HKLM views
+/// ([`lookup_order`]), so the native one is enough; Firefox gets both anyway, as older installs
+/// did (both name the same manifest, so whichever Firefox reads first is right). HKCU\Software
+/// is not split, so one key.
 pub fn registry_keys(scope: Scope, browser: Browser) -> Vec<RegistryKey> {
     let path = registry_path(browser);
     match scope {
@@ -306,6 +434,87 @@ mod tests {
             windows_manifest_file("C:\\ProgramData\\", Browser::Edge),
             "C:\\ProgramData\\cis-renew\\manifests\\edge.json"
         );
+    }
+
+    fn order(os: Os, browser: Browser) -> Vec<String> {
+        lookup_order(os, browser, Some(Path::new("/home/a")))
+            .iter()
+            .map(|l| format!("{} {}", l.scope.as_str(), l.place))
+            .collect()
+    }
+
+    #[test]
+    fn lookup_order_windows_is_hkcu_then_hklm_32_then_64_with_vendor_fallbacks() {
+        let host = "NativeMessagingHosts\\uk.nhs.cis_renew";
+        assert_eq!(
+            order(Os::Windows, Browser::Chrome),
+            vec![
+                format!("user HKCU\\Software\\Google\\Chrome\\{host}"),
+                format!("system HKLM\\Software\\WOW6432Node\\Google\\Chrome\\{host}"),
+                format!("system HKLM\\Software\\Google\\Chrome\\{host}"),
+            ]
+        );
+        assert_eq!(
+            order(Os::Windows, Browser::Firefox),
+            vec![
+                format!("user HKCU\\Software\\Mozilla\\{host}"),
+                format!("system HKLM\\Software\\WOW6432Node\\Mozilla\\{host}"),
+                format!("system HKLM\\Software\\Mozilla\\{host}"),
+            ]
+        );
+        let edge = order(Os::Windows, Browser::Edge);
+        assert_eq!(edge.len(), 9);
+        assert_eq!(
+            edge[..3],
+            [
+                format!("user HKCU\\Software\\Microsoft\\Edge\\{host}"),
+                format!("user HKCU\\Software\\Chromium\\{host}"),
+                format!("user HKCU\\Software\\Google\\Chrome\\{host}"),
+            ]
+        );
+        assert_eq!(edge[3], format!("system HKLM\\Software\\WOW6432Node\\Microsoft\\Edge\\{host}"));
+        assert_eq!(edge[8], format!("system HKLM\\Software\\Google\\Chrome\\{host}"));
+        let chromium = order(Os::Windows, Browser::Chromium);
+        assert_eq!(chromium[1], format!("user HKCU\\Software\\Google\\Chrome\\{host}"));
+        assert_eq!(chromium.len(), 6);
+    }
+
+    #[test]
+    fn lookup_order_linux_is_user_then_system() {
+        assert_eq!(
+            order(Os::Linux, Browser::Firefox),
+            vec![
+                "user /home/a/.mozilla/native-messaging-hosts/uk.nhs.cis_renew.json",
+                "system /usr/lib/mozilla/native-messaging-hosts/uk.nhs.cis_renew.json",
+                "system /usr/lib64/mozilla/native-messaging-hosts/uk.nhs.cis_renew.json",
+            ]
+        );
+        assert_eq!(
+            order(Os::Linux, Browser::Edge),
+            vec![
+                "user /home/a/.config/microsoft-edge/NativeMessagingHosts/uk.nhs.cis_renew.json",
+                "system /etc/opt/edge/native-messaging-hosts/uk.nhs.cis_renew.json",
+            ]
+        );
+        // No home: no user places.
+        let no_home = lookup_order(Os::Linux, Browser::Chrome, None);
+        assert!(no_home.iter().all(|l| l.scope == Scope::System), "{no_home:?}");
+    }
+
+    #[test]
+    fn policy_keys_and_files_per_browser() {
+        assert_eq!(policy_key(Browser::Edge).to_string(), "HKLM\\Software\\Policies\\Microsoft\\Edge");
+        assert_eq!(policy_key(Browser::Firefox).to_string(), "HKLM\\Software\\Policies\\Mozilla\\Firefox");
+        assert_eq!(
+            policy_sources(Os::Linux, Browser::Chromium),
+            vec![PolicySource::Folder("/etc/chromium/policies/managed".into())]
+        );
+        match &policy_sources(Os::Linux, Browser::Firefox)[0] {
+            PolicySource::FirstFile(files) => {
+                assert_eq!(files[0], PathBuf::from("/etc/firefox/policies/policies.json"))
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

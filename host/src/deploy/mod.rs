@@ -3,6 +3,7 @@
 //! (`doctor`). docs/deployment.md is the guide for IT.
 
 pub mod cli;
+pub mod config_check;
 pub mod doctor;
 pub mod identity;
 pub mod install;

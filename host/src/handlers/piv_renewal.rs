@@ -1,7 +1,7 @@
 //! The PIV branches of `renewBegin`, `renewComplete` and `renewCancel` (`renewAdmin` has its
 //! own handler). A card whose status says `cardAdmin: true` takes this path.
 //!
-//! - `renewBegin {"cardSerial"?, "keyAlgorithm"?}` (no passcode) -> `{"renewalId", "cardAdmin": {"algorithm",
+//! - `renewBegin {"cardSerial", "keyAlgorithm"?}` (no passcode) -> `{"renewalId", "cardAdmin": {"algorithm",
 //!   "cardId", "witness"}}`. Nothing on the card changes.
 //! - `renewComplete` as for PKCS#11 cards -> the new `status`.
 //! - `renewCancel {"renewalId"}` -> `{"cancelled": true}`, plus `"interrupted": true` and
@@ -39,14 +39,12 @@ pub fn try_begin(services: &Services, params: &BeginParams) -> Result<Option<Piv
     if services.config.trust_anchors.is_empty() {
         return Err(crate::certs::renewed::not_configured());
     }
-    if let Some(serial) = &params.card_serial {
-        if !serial.trim().eq_ignore_ascii_case(&card.summary.serial) {
-            return Err(HostError::new(
-                ErrorCode::CardChanged,
-                "The card in the managed reader is not the card selected.",
-            )
-            .with("cardSerial", card.summary.serial.clone()));
-        }
+    if !params.card_serial.trim().eq_ignore_ascii_case(&card.summary.serial) {
+        return Err(HostError::new(
+            ErrorCode::CardChanged,
+            "The card in the managed reader is not the card selected.",
+        )
+        .with("cardSerial", card.summary.serial.clone()));
     }
     let key_algorithm = piv_algorithm(services, params.key_algorithm.as_deref())?;
     let remaining = crate::piv::journal::remaining(piv);

@@ -37,8 +37,9 @@ const MAX_PIN_BYTES: usize = 256;
 pub struct BeginParams {
     /// The passcode (wiped when dropped); `None` for a PIN-pad reader.
     pub pin: Option<AuthPin>,
-    /// The token serial the sponsor confirmed.
-    pub card_serial: Option<String>,
+    /// The token serial the sponsor confirmed (status' `card.token.serial`; may be empty for a
+    /// token that reports none).
+    pub card_serial: String,
     /// The algorithm the renewal service asked for, by name.
     pub key_algorithm: Option<String>,
     /// The holder accepted that a wrong passcode at the final try locks the card.
@@ -62,7 +63,19 @@ pub fn take_params(params: &mut Map<String, Value>) -> Result<BeginParams, HostE
             "The parameter '{name}' must be a string of 1 to {MAX_NAME_LENGTH} characters."
         ))),
     };
-    let card_serial = text(params, "cardSerial")?;
+    let card_serial = match params.get("cardSerial") {
+        Some(Value::String(serial)) if serial.len() <= MAX_NAME_LENGTH => serial.clone(),
+        None | Some(Value::Null) => {
+            return Err(HostError::bad_request(
+                "The parameter 'cardSerial' is missing: send the serial of the card the sponsor confirmed (status' card.token.serial).",
+            ))
+        }
+        Some(_) => {
+            return Err(HostError::bad_request(format!(
+                "The parameter 'cardSerial' must be a string of at most {MAX_NAME_LENGTH} characters."
+            )))
+        }
+    };
     let key_algorithm = text(params, "keyAlgorithm")?;
     params::only(params, &["cardSerial", "keyAlgorithm"])?;
     Ok(BeginParams { pin, card_serial, key_algorithm, confirm_final_try })
@@ -152,14 +165,12 @@ pub fn begin(
             )
         }
     };
-    if let Some(confirmed) = &card_serial {
-        if confirmed.trim() != card.summary.serial.trim() {
-            return Err(HostError::new(
-                ErrorCode::CardChanged,
-                "The card in the reader is not the one you confirmed. Check the card, then start again.",
-            )
-            .with("cardSerial", card.summary.serial.clone()));
-        }
+    if card_serial.trim() != card.summary.serial.trim() {
+        return Err(HostError::new(
+            ErrorCode::CardChanged,
+            "The card in the reader is not the one you confirmed. Check the card, then start again.",
+        )
+        .with("cardSerial", card.summary.serial.clone()));
     }
     // The same rule as `status`, on the same model: refuse before asking the card for the
     // passcode, unless the card shows an interrupted renewal; then sign in anyway, so recovery
@@ -245,23 +256,36 @@ mod tests {
         params.insert("cardSerial".into(), json!("ABC"));
         let taken = take_params(&mut params).expect("params");
         assert_eq!(taken.pin.expect("some").expose_secret(), "123456");
-        assert_eq!(taken.card_serial.as_deref(), Some("ABC"));
+        assert_eq!(taken.card_serial, "ABC");
         assert!(!params.contains_key("pin"), "the PIN must not stay in the request");
 
-        assert!(take_params(&mut Map::new()).expect("no pin").pin.is_none());
+        let mut serial_only = json!({"cardSerial": ""}).as_object().expect("object").clone();
+        let taken = take_params(&mut serial_only).expect("no pin, a token without a serial");
+        assert!(taken.pin.is_none() && taken.card_serial.is_empty());
+        let mut missing = json!({"pin": "123456"}).as_object().expect("object").clone();
+        let error = take_params(&mut missing).err().expect("no cardSerial");
+        assert_eq!(error.code, ErrorCode::BadRequest);
+        assert!(error.message.contains("'cardSerial' is missing"), "{}", error.message);
+        assert!(!missing.contains_key("pin"), "the PIN is taken out even then");
         for bad in [
-            json!({"pin": 123456}),
-            json!({"pin": "1", "extra": 1}),
+            json!({"pin": 123456, "cardSerial": "A"}),
+            json!({"pin": "1", "cardSerial": "A", "extra": 1}),
             json!({"pin": "1", "cardSerial": 5}),
-            json!({"keyAlgorithm": ""}),
+            json!({"pin": "1", "cardSerial": "A".repeat(MAX_NAME_LENGTH + 1)}),
+            json!({"pin": "1", "cardSerial": null}),
+            json!({"cardSerial": "A", "keyAlgorithm": ""}),
         ] {
             let mut params = bad.as_object().expect("object").clone();
             assert_eq!(take_params(&mut params).err().expect("bad").code, ErrorCode::BadRequest, "{bad}");
             assert!(!params.contains_key("pin"), "the PIN is taken out even when the request is refused");
         }
-        let mut confirm = json!({"pin": "1", "confirmFinalTry": true}).as_object().expect("object").clone();
+        let mut confirm = json!({"pin": "1", "cardSerial": "A", "confirmFinalTry": true})
+            .as_object()
+            .expect("object")
+            .clone();
         assert!(take_params(&mut confirm).expect("confirmed").confirm_final_try);
-        assert!(!take_params(&mut Map::new()).expect("absent").confirm_final_try);
+        let mut absent = json!({"cardSerial": "A"}).as_object().expect("object").clone();
+        assert!(!take_params(&mut absent).expect("absent").confirm_final_try);
         let mut confirm = json!({"confirmFinalTry": true}).as_object().expect("object").clone();
         assert!(take_confirm_final_try(&mut confirm).expect("bool"));
         assert!(!take_confirm_final_try(&mut Map::new()).expect("absent"));

@@ -8,7 +8,7 @@ use crate::config::CardBackend;
 use crate::protocol::HostError;
 use crate::readers::{ReaderInfo, Readers};
 use crate::services::Services;
-use crate::token::inventory::{Inventory, RENEWED_ROLES};
+use crate::token::inventory::{Inventory, Unconfirmed, RENEWED_ROLES};
 use crate::token::lock::{CardKey, CardLock};
 use crate::token::{PinState, TokenSummary};
 use serde::Serialize;
@@ -85,6 +85,20 @@ pub struct CardReport {
     /// Passcode tries left, where the card says (PIV). Only present when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pin_tries_left: Option<u8>,
+    /// Facts the answer rests on that only sign-in can confirm (before sign-in a token hides
+    /// its private keys; the working pairs' keys are then assumed). Only present when not
+    /// empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unconfirmed: Vec<UnconfirmedFact>,
+}
+
+/// One fact `status` could not confirm without sign-in.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UnconfirmedFact {
+    /// The working pair's role.
+    pub role: &'static str,
+    /// What is assumed: `privateKey` (the pair's private key is on the card).
+    pub fact: &'static str,
 }
 
 /// Token identity.
@@ -237,6 +251,7 @@ pub fn managed_card(
     Ok(Ok(ManagedCard { reader: reader.clone(), summary, inventory, piv: None }))
 }
 
+#[derive(Debug)]
 enum PivProbe {
     Card(Box<crate::piv::inventory::Inventory>),
     NoToken,
@@ -252,20 +267,44 @@ fn piv_card(
     if services.config.card_backend == CardBackend::Pkcs11 {
         return Ok(PivProbe::NotPiv);
     }
-    match read_piv_settled(&reader.name, own_renewal_under_way) {
+    let read = read_piv_settled(&reader.name, own_renewal_under_way);
+    probe_outcome(read, services.config.card_backend, own_renewal_under_way)
+}
+
+/// What a PIV probe came to. Only a card that refuses SELECT of the PIV application is not a
+/// PIV card (PKCS#11 then, under `auto`). A PC/SC failure during the probe is reported as
+/// such, never a quiet switch to PKCS#11, where the same card may show another shape (OpenSC's
+/// PIV driver) or none. A card that answered SELECT but whose PIV objects this host cannot
+/// read (no CHUID, an odd answer) is left to the PKCS#11 middleware under `auto`: that is a
+/// property of the card, the same at every look.
+fn probe_outcome(
+    read: Result<Option<crate::piv::inventory::Inventory>, crate::piv::PivError>,
+    backend: CardBackend,
+    own_renewal_under_way: bool,
+) -> Result<PivProbe, HostError> {
+    use crate::piv::PivError;
+    use crate::protocol::ErrorCode;
+    match read {
         Ok(Some(inventory)) => Ok(PivProbe::Card(Box::new(inventory))),
-        Ok(None) if services.config.card_backend == CardBackend::Piv => Ok(PivProbe::NoToken),
-        Ok(None) => Ok(PivProbe::NotPiv),
+        Ok(None) | Err(PivError::NotPiv) if backend == CardBackend::Piv => Ok(PivProbe::NoToken),
+        Ok(None) | Err(PivError::NotPiv) => Ok(PivProbe::NotPiv),
         // This host's own PIV renewal holds the card exclusively.
-        Err(crate::piv::PivError::Pcsc(pcsc::Error::SharingViolation)) if own_renewal_under_way => {
-            Err(HostError::new(
-                crate::protocol::ErrorCode::Busy,
-                "The card is being renewed; its status is shown when the renewal ends.",
-            ))
-        }
-        Err(e) if services.config.card_backend == CardBackend::Piv => Err(e.into()),
+        Err(PivError::Pcsc(pcsc::Error::SharingViolation)) if own_renewal_under_way => Err(HostError::new(
+            ErrorCode::Busy,
+            "The card is being renewed; its status is shown when the renewal ends.",
+        )),
+        Err(PivError::Pcsc(pcsc::Error::SharingViolation)) => Err(HostError::new(
+            ErrorCode::Busy,
+            "Another program is using the card. Close it, or wait until it is done, then try again.",
+        )),
+        Err(PivError::Removed | PivError::Injected(_)) => Err(HostError::new(
+            ErrorCode::CardRemoved,
+            "The card was removed or stopped answering while it was read. Put it in again and try again.",
+        )),
+        Err(PivError::Pcsc(e)) => Err(crate::readers::pcsc_error(e)),
+        Err(e) if backend == CardBackend::Piv => Err(e.into()),
         Err(e) => {
-            log::debug!("PIV probe failed ({e}); trying PKCS#11");
+            log::info!("the card answered SELECT of the PIV application but could not be read as PIV ({e}); using PKCS#11");
             Ok(PivProbe::NotPiv)
         }
     }
@@ -381,6 +420,16 @@ fn card_report(card: &ManagedCard, window: u32) -> CardReport {
         remaining: Vec::new(),
         card_admin: false,
         pin_tries_left: None,
+        unconfirmed: card
+            .inventory
+            .unconfirmed()
+            .into_iter()
+            .map(|fact| match fact {
+                Unconfirmed::PrivateKey { role, .. } => {
+                    UnconfirmedFact { role: role.as_str(), fact: "privateKey" }
+                }
+            })
+            .collect(),
     }
 }
 
@@ -391,4 +440,71 @@ pub fn rfc3339(instant: OffsetDateTime) -> String {
 
 fn hex_upper(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::piv::PivError;
+    use crate::protocol::ErrorCode;
+
+    /// What a PIV probe's read returned.
+    type Read = Result<Option<crate::piv::inventory::Inventory>, PivError>;
+
+    fn piv_card() -> crate::piv::inventory::Inventory {
+        crate::piv::inventory::Inventory {
+            guid: vec![7; 16],
+            certificates: Vec::new(),
+            pin: crate::piv::card::PinStatus::TriesLeft(3),
+        }
+    }
+
+    /// Outcome of the probe under `auto`, as "piv", "pkcs11" or the error code.
+    fn auto(read: Read) -> String {
+        match probe_outcome(read, CardBackend::Auto, false) {
+            Ok(PivProbe::Card(_)) => "piv".into(),
+            Ok(PivProbe::NotPiv) => "pkcs11".into(),
+            Ok(PivProbe::NoToken) => "NO_TOKEN".into(),
+            Err(error) => error.code.as_str().into(),
+        }
+    }
+
+    #[test]
+    fn probe_falls_back_to_pkcs11_only_when_select_says_not_piv() {
+        let refused = |command, sw: &str| Err(PivError::Refused { command, sw: sw.into() });
+        let cases: Vec<(&str, Read, &str)> = vec![
+            ("a PIV card", Ok(Some(piv_card())), "piv"),
+            ("SELECT refused (read() gives None; see piv::card::select_outcome)", Ok(None), "pkcs11"),
+            ("the card went away", Err(PivError::Removed), "CARD_REMOVED"),
+            ("another program holds the card", Err(PivError::Pcsc(pcsc::Error::SharingViolation)), "BUSY"),
+            ("pcscd stopped", Err(PivError::Pcsc(pcsc::Error::NoService)), "PCSC_UNAVAILABLE"),
+            ("the reader failed", Err(PivError::Pcsc(pcsc::Error::ReaderUnavailable)), "PCSC_UNAVAILABLE"),
+            ("a PIV card without a CHUID", Err(PivError::Malformed("PIV card without a CHUID")), "pkcs11"),
+            ("GET DATA refused after SELECT", refused("GET DATA", "6982"), "pkcs11"),
+        ];
+        for (name, read, want) in cases {
+            assert_eq!(auto(read), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn probe_under_piv_backend_never_falls_back() {
+        let outcome = |read: Read| match probe_outcome(read, CardBackend::Piv, false) {
+            Ok(PivProbe::NoToken) => "NO_TOKEN".to_string(),
+            Ok(other) => format!("{other:?}"),
+            Err(error) => error.code.as_str().to_string(),
+        };
+        assert_eq!(outcome(Ok(None)), "NO_TOKEN");
+        assert_eq!(outcome(Err(PivError::Malformed("PIV card without a CHUID"))), "TOKEN_ERROR");
+        assert_eq!(outcome(Err(PivError::Removed)), "CARD_REMOVED");
+    }
+
+    #[test]
+    fn probe_during_own_renewal_is_busy_with_its_own_words() {
+        let error =
+            probe_outcome(Err(PivError::Pcsc(pcsc::Error::SharingViolation)), CardBackend::Auto, true)
+                .expect_err("busy");
+        assert_eq!(error.code, ErrorCode::Busy);
+        assert!(error.message.contains("being renewed"), "{}", error.message);
+    }
 }

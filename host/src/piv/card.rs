@@ -29,13 +29,17 @@ fn malformed(_: tlv::TlvError) -> PivError {
 
 /// SELECT the PIV application; [`PivError::NotPiv`] when the card has none.
 pub fn select(x: &mut Exchange<'_>) -> Result<(), PivError> {
-    let response = x.send(&apdu::select())?;
-    match response.status {
+    select_outcome(x.send(&apdu::select())?.status)
+}
+
+/// What SELECT's status word says. A card that answers anything but success has no PIV
+/// application this host can use (6A82 is the usual word; 6D00, 6E00, 6A86, 6999 and
+/// warnings such as 6283, a terminated application, come from other cards): `NotPiv`, which
+/// under `cardBackend: auto` hands the card to PKCS#11.
+pub fn select_outcome(status: Status) -> Result<(), PivError> {
+    match status {
         Status::Ok => Ok(()),
-        Status::NotFound | Status::Other(0x6D00) | Status::Other(0x6E00) | Status::BadParameters => {
-            Err(PivError::NotPiv)
-        }
-        other => Err(refused("SELECT", other)),
+        _ => Err(PivError::NotPiv),
     }
 }
 
@@ -223,4 +227,18 @@ pub fn pin_bytes(pin: &str) -> Result<Zeroizing<Vec<u8>>, crate::protocol::HostE
         ));
     }
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn select_outcome_is_not_piv_for_every_refusal() {
+        assert!(select_outcome(Status::Ok).is_ok());
+        for sw in [0x6A82u16, 0x6A88, 0x6D00, 0x6E00, 0x6A86, 0x6999, 0x6283, 0x6F00, 0x6982] {
+            let status = Status::from_sw((sw >> 8) as u8, sw as u8);
+            assert!(matches!(select_outcome(status), Err(PivError::NotPiv)), "{sw:04X}");
+        }
+    }
 }

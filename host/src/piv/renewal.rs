@@ -549,8 +549,8 @@ fn check_certificates(
         }
         if info.role != request.slot.role() {
             return Err(invalid(format!(
-                "The new certificate for the {role} key has the key usage of a {} certificate.",
-                info.role.as_str()
+                "The new certificate for the {role} key has the key usage of {}.",
+                info.role.certificate_phrase()
             )));
         }
         check_renewed(&parsed, &request.old_der, role, &intermediates, trust, now)?;

@@ -177,7 +177,10 @@ impl Exchange<'_> {
         CARD_NANOS.fetch_add(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
         let answer = result.map_err(pcsc_error)?;
         let outcome = match answer.len() {
-            0 | 1 => Err(PivError::Malformed("answer without a status word")),
+            // No bytes at all: the reader lost the card mid-command (vpcd answers a card that
+            // left with an empty buffer); a card always sends a status word.
+            0 => Err(PivError::Removed),
+            1 => Err(PivError::Malformed("answer without a status word")),
             n => Ok((answer[..n - 2].to_vec(), Status::from_sw(answer[n - 2], answer[n - 1]))),
         };
         buffer.zeroize();

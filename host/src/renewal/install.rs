@@ -17,6 +17,7 @@ use super::recovery;
 use super::steps::{reach, ProgressSink, Step};
 use super::verify::Verified;
 use super::{RenewalId, Requested, RoleRenewal};
+use crate::certs::info::Role;
 use crate::protocol::{ErrorCode, HostError};
 use crate::token::card::{BoxedCard, Card, NewCertificate, ObjectKind, ObjectRef};
 use crate::token::inventory::{Inventory, Visibility};
@@ -78,7 +79,8 @@ impl Requested {
 }
 
 /// Writes each role's certificate with the pending label and reads it back; a role whose
-/// certificate an earlier try wrote and read back is checked again, not written twice.
+/// certificate an earlier try wrote and read back is checked again, not written twice. A
+/// failure names the role and the step, and says the renewal can be finished by trying again.
 fn write_all(
     card: &mut dyn Card,
     roles: &[RoleRenewal],
@@ -89,31 +91,67 @@ fn write_all(
     let total = roles.len();
     for (i, (role, certificate)) in roles.iter().zip(proof.certificates()).enumerate() {
         reach(progress, Step::Install, Some((i + 1, total)));
+        let name = role.new.role;
         if let Some(object) = written[i] {
-            if card.read_certificate(object)? == certificate.der() {
+            if card.read_certificate(object).map_err(|e| failed(e, name, READ_BACK))? == certificate.der() {
                 continue;
             }
             // Another answer than the first try's: replace the pending certificate.
-            card.destroy(object)?;
+            card.destroy(object).map_err(|e| failed(e, name, WRITE))?;
             written[i] = None;
         }
-        let object = card.write_certificate(&NewCertificate {
-            id: role.new.id.clone(),
-            label: pending_label(role.new.role),
-            der: certificate.der().to_vec(),
-            subject: certificate.info().subject_der.clone(),
-            issuer: certificate.issuer_der().to_vec(),
-            serial: certificate.serial_der().to_vec(),
-        })?;
+        let object = card
+            .write_certificate(&NewCertificate {
+                id: role.new.id.clone(),
+                label: pending_label(name),
+                der: certificate.der().to_vec(),
+                subject: certificate.info().subject_der.clone(),
+                issuer: certificate.issuer_der().to_vec(),
+                serial: certificate.serial_der().to_vec(),
+            })
+            .map_err(|e| failed(e, name, WRITE))?;
         written[i] = Some(object);
-        if card.read_certificate(object)? != certificate.der() {
-            return Err(HostError::new(
-                ErrorCode::TokenError,
-                "The card stored a different certificate from the one written.",
+        if card.read_certificate(object).map_err(|e| failed(e, name, READ_BACK))? != certificate.der() {
+            return Err(failed(
+                HostError::new(ErrorCode::TokenError, "the card stored a different certificate"),
+                name,
+                READ_BACK,
             ));
         }
     }
     Ok(())
+}
+
+/// The `step` of a failed certificate store: writing it, or reading it back.
+const WRITE: &str = "writeCertificate";
+const READ_BACK: &str = "readBackCertificate";
+
+/// A certificate store that failed, in words that name the role and what to do. A pulled card
+/// keeps its own error (nothing can be retried on the session it took with it).
+fn failed(error: HostError, role: Role, step: &str) -> HostError {
+    if error.code == ErrorCode::CardRemoved {
+        return error;
+    }
+    let what = if step == WRITE { "store" } else { "read back" };
+    let detail = match error.extra.get("pkcs11").and_then(|v| v.as_str()) {
+        Some(call) => call.to_string(),
+        None => error.message.trim_end_matches('.').to_string(),
+    };
+    let mut out = HostError::new(
+        error.code,
+        format!(
+            "The card could not {what} the new {} certificate ({}). The certificates issued are \
+             kept and the old ones still work: try again to finish the renewal.",
+            role.as_str(),
+            detail
+        ),
+    )
+    .with("role", role.as_str())
+    .with("step", step);
+    for (key, value) in error.extra {
+        out = out.with(&key, value);
+    }
+    out
 }
 
 /// Gives the new keys, then the new certificates, their final labels.

@@ -148,7 +148,7 @@ impl Requested {
                 return Err(invalid(format!(
                     "The new certificate for the {} key has the key usage of {}.",
                     role.old.role.as_str(),
-                    usage_of(info.role)
+                    info.role.certificate_phrase()
                 )));
             }
             let tbs = parsed.tbs_certificate();
@@ -175,14 +175,5 @@ impl Requested {
             }
         }
         Ok(Verified { renewal: self.id.clone(), certificates: verified })
-    }
-}
-
-/// What a certificate's key usage makes it, for people.
-fn usage_of(role: Role) -> &'static str {
-    match role {
-        Role::Authentication => "an authentication certificate",
-        Role::Signing => "a signing certificate",
-        Role::Other => "neither an authentication nor a signing certificate",
     }
 }

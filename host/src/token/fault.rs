@@ -1,6 +1,6 @@
 //! A fault injector around any [`Card`]: makes the k-th operation fail, as a token error or as a
-//! pulled card, and can make the token report passcode states SoftHSM never reaches
-//! (`FINAL_TRY`, `LOCKED`).
+//! pulled card, can make the token report passcode states SoftHSM never reaches
+//! (`FINAL_TRY`, `LOCKED`), and can make it lack a key algorithm (a mechanism list without it).
 //!
 //! Tests use it to prove the journal's promise for every k: whatever step fails, recovery leaves
 //! at least one complete working pair and no orphan objects. The binary never wraps its card.
@@ -58,6 +58,7 @@ pub struct FaultyCard<C> {
     pin_after_failed_login: Option<PinState>,
     pin_override: Option<PinState>,
     failing_call: Option<(&'static str, usize)>,
+    lacks: Option<KeyAlgorithm>,
 }
 
 impl<C: Card> FaultyCard<C> {
@@ -72,7 +73,14 @@ impl<C: Card> FaultyCard<C> {
             pin_after_failed_login: None,
             pin_override: None,
             failing_call: None,
+            lacks: None,
         }
+    }
+
+    /// The token cannot make keys of `algorithm` (its mechanism list lacks them).
+    pub fn lacking(mut self, algorithm: KeyAlgorithm) -> Self {
+        self.lacks = Some(algorithm);
+        self
     }
 
     /// The `n`-th call of operation `name` (1-based) returns `TOKEN_ERROR`; others work.
@@ -169,6 +177,9 @@ impl<C: Card> Card for FaultyCard<C> {
 
     fn can_make(&mut self, algorithm: KeyAlgorithm) -> Result<bool, HostError> {
         self.step("can_make")?;
+        if self.lacks == Some(algorithm) {
+            return Ok(false);
+        }
         self.inner.can_make(algorithm)
     }
 

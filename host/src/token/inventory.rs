@@ -81,6 +81,8 @@ pub enum Unconfirmed {
     PrivateKey {
         /// The group's identifier.
         id: Vec<u8>,
+        /// The role of the working pair it belongs to.
+        role: Role,
     },
 }
 
@@ -303,7 +305,7 @@ impl Inventory {
         self.working_pairs()
             .into_iter()
             .filter(|p| p.group.private_key == Presence::Unconfirmed)
-            .map(|p| Unconfirmed::PrivateKey { id: p.group.id.clone() })
+            .map(|p| Unconfirmed::PrivateKey { id: p.group.id.clone(), role: p.role })
             .collect()
     }
 

@@ -72,13 +72,26 @@ impl TokenModule {
     }
 }
 
+/// `C_CreateObject: CKR_DEVICE_ERROR`: the call and its return value by their PKCS#11 names
+/// (cryptoki's own wording is a paragraph of the specification per return value).
+fn pkcs11_call(function: &cryptoki::context::Function, rv: &RvError) -> String {
+    let mut name = String::from("CKR");
+    for c in format!("{rv:?}").chars() {
+        if c.is_ascii_uppercase() {
+            name.push('_');
+        }
+        name.push(c.to_ascii_uppercase());
+    }
+    format!("C_{function:?}: {name}")
+}
+
 /// Maps a PKCS#11 failure to a wire error that names the failing call.
 pub fn token_error(error: CryptokiError) -> HostError {
     match &error {
         CryptokiError::Pkcs11(rv, function) => match rv {
             RvError::DeviceRemoved | RvError::TokenNotPresent | RvError::SessionHandleInvalid => {
                 HostError::new(ErrorCode::CardRemoved, "The card was removed. Put it back and try again.")
-                    .with("pkcs11", format!("{function}: {rv}"))
+                    .with("pkcs11", pkcs11_call(function, rv))
             }
             RvError::PinLocked => HostError::new(
                 ErrorCode::PinLocked,
@@ -90,9 +103,35 @@ pub fn token_error(error: CryptokiError) -> HostError {
                 ErrorCode::PinInvalid,
                 "The passcode has a length or characters the card does not accept.",
             ),
-            _ => HostError::new(ErrorCode::TokenError, format!("The card failed: {function} returned {rv}."))
-                .with("pkcs11", format!("{function}: {rv}")),
+            _ => {
+                let call = pkcs11_call(function, rv);
+                let (name, value) = call.split_once(": ").unwrap_or((call.as_str(), ""));
+                HostError::new(ErrorCode::TokenError, format!("The card failed: {name} returned {value}."))
+                    .with("pkcs11", call.clone())
+            }
         },
         other => HostError::new(ErrorCode::TokenError, format!("The card middleware failed ({other}).")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cryptoki::context::Function;
+
+    #[test]
+    fn token_error_names_the_call_and_return_value_as_pkcs11_does() {
+        let error = token_error(CryptokiError::Pkcs11(RvError::DeviceError, Function::CreateObject));
+        assert_eq!(error.code, ErrorCode::TokenError);
+        assert_eq!(error.message, "The card failed: C_CreateObject returned CKR_DEVICE_ERROR.");
+        assert_eq!(
+            error.extra.get("pkcs11").and_then(|v| v.as_str()),
+            Some("C_CreateObject: CKR_DEVICE_ERROR")
+        );
+        let removed = token_error(CryptokiError::Pkcs11(RvError::DeviceRemoved, Function::Sign));
+        assert_eq!(removed.code, ErrorCode::CardRemoved);
+        assert_eq!(removed.extra.get("pkcs11").and_then(|v| v.as_str()), Some("C_Sign: CKR_DEVICE_REMOVED"));
+        let memory = token_error(CryptokiError::Pkcs11(RvError::DeviceMemory, Function::GenerateKeyPair));
+        assert_eq!(memory.message, "The card failed: C_GenerateKeyPair returned CKR_DEVICE_MEMORY.");
     }
 }

@@ -54,7 +54,8 @@ fn pkcs7_with(count: usize, certificate: &[u8]) -> Vec<u8> {
     der(0x30, &[&oid_signed_data[..], &der(0xa0, &der(0x30, &signed_data))].concat())
 }
 
-fn catalogue() -> Vec<Case> {
+/// `serial`: the managed card's, so the `renewBegin` cases fail for the reason they name.
+fn catalogue(serial: &str) -> Vec<Case> {
     let n = |i: u64| json!(i);
     let big_pin = format!("{MARK}{}", "9".repeat(512 * 1024));
     let pkcs7_10k = B64.encode(pkcs7_with(10_000, &der(0x30, &[])));
@@ -152,39 +153,51 @@ fn catalogue() -> Vec<Case> {
         case("unwatch with a param", request(22, "unwatch", json!({"all": true})), "BAD_REQUEST", n(22)),
         case(
             "renewBegin pin is a number",
-            request(23, "renewBegin", json!({"pin": 123456})),
+            request(23, "renewBegin", json!({"pin": 123456, "cardSerial": serial})),
             "BAD_REQUEST",
             n(23),
         ),
         case(
             "renewBegin pin is an array",
-            request(24, "renewBegin", json!({"pin": ["1", "2"]})),
+            request(24, "renewBegin", json!({"pin": ["1", "2"], "cardSerial": serial})),
             "BAD_REQUEST",
             n(24),
         ),
         case(
             "renewBegin pin is an object",
-            request(25, "renewBegin", json!({"pin": {"value": MARK}})),
+            request(25, "renewBegin", json!({"pin": {"value": MARK}, "cardSerial": serial})),
             "BAD_REQUEST",
             n(25),
         ),
         case(
             "renewBegin unknown param",
-            request(26, "renewBegin", json!({"pin": MARK, "reader": "x"})),
+            request(26, "renewBegin", json!({"pin": MARK, "cardSerial": serial, "reader": "x"})),
             "BAD_REQUEST",
             n(26),
         ),
         case(
             "renewBegin PIN of 512 KiB",
-            request(27, "renewBegin", json!({"pin": big_pin})),
+            request(27, "renewBegin", json!({"pin": big_pin, "cardSerial": serial})),
             "PIN_INVALID",
             n(27),
         ),
         case(
             "renewBegin PIN too short for the token",
-            request(28, "renewBegin", json!({"pin": "12"})),
+            request(28, "renewBegin", json!({"pin": "12", "cardSerial": serial})),
             "PIN_INVALID",
             n(28),
+        ),
+        case(
+            "renewBegin without cardSerial (issue 10: the sponsor's confirmation is required)",
+            request(128, "renewBegin", json!({"pin": MARK})),
+            "BAD_REQUEST",
+            n(128),
+        ),
+        case(
+            "renewBegin cardSerial is a number",
+            request(129, "renewBegin", json!({"pin": MARK, "cardSerial": 5})),
+            "BAD_REQUEST",
+            n(129),
         ),
         case(
             "renewComplete renewalId is a number",
@@ -290,10 +303,10 @@ fn catalogue() -> Vec<Case> {
 #[test]
 fn catalogue_every_input_gets_its_code_and_the_host_keeps_serving() {
     let mut bed = Bed::start();
-    bed.card(managed(), "Catalogue card", 45, 45);
+    let card = bed.card(managed(), "Catalogue card", 45, 45);
     let mut host = bed.env.spawn_ours();
     host.expect_hello();
-    let cases = catalogue();
+    let cases = catalogue(&card.token_serial);
     assert!(cases.len() >= 40, "the catalogue has {} inputs", cases.len());
     for (i, case) in cases.iter().enumerate() {
         host.send_payload(&case.payload);
@@ -318,7 +331,7 @@ fn catalogue_open_renewal_survives_bad_answers_and_foreign_ids() {
     bed.card(managed(), "Open renewal", 45, 45);
     let mut first = bed.env.spawn_ours();
     first.expect_hello();
-    let begun = expect_ok(&first.request(json!(1), "renewBegin", json!({"pin": "123456"})));
+    let begun = expect_ok(&first.begin_confirmed(json!(1), json!({"pin": "123456"})));
     let id = begun["renewalId"].as_str().expect("renewal id").to_owned();
 
     // Another host process (a second browser port) does not know this renewal.
@@ -333,7 +346,7 @@ fn catalogue_open_renewal_survives_bad_answers_and_foreign_ids() {
     expect_error(&first.request(json!(4), "renewComplete", bad), "CERTIFICATE_INVALID");
     let not_der = json!({"renewalId": id, "certificates": [B64.encode("not a certificate"), B64.encode([0x30, 0x03, 0x02, 0x01])]});
     expect_error(&first.request(json!(7), "renewComplete", not_der), "CERTIFICATE_INVALID");
-    expect_error(&first.request(json!(5), "renewBegin", json!({"pin": "123456"})), "BUSY");
+    expect_error(&first.begin_confirmed(json!(5), json!({"pin": "123456"})), "BUSY");
     let cancelled = expect_ok(&first.request(json!(6), "renewCancel", json!({"renewalId": id})));
     assert_eq!(cancelled["cancelled"], true);
     let contents = cis_renew_testbed::inspect(&bed.hsm.conf(), "Open renewal", "123456").expect("inspect");

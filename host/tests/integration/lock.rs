@@ -5,7 +5,7 @@ use crate::util::*;
 use serde_json::json;
 
 fn begin(host: &mut Host, id: u64) -> serde_json::Value {
-    host.request(json!(id), "renewBegin", json!({"pin": "123456"}))
+    host.begin_confirmed(json!(id), json!({"pin": "123456"}))
 }
 
 #[test]

@@ -117,7 +117,13 @@ fn status_on_opensc_finds_the_managed_readers_slot_and_the_due_card() {
     let card = &status["card"];
     assert_eq!(card["renewable"], true, "{status}");
     assert_eq!(card["certificates"].as_array().map(Vec::len), Some(2), "{status}");
-    assert_eq!(card["tokenSerial"].as_str().map(str::len).unwrap_or(10), 10, "{status}");
+    assert_eq!(card["token"]["serial"].as_str().map(str::len), Some(10), "{status}");
+    // OpenSC too lists the private keys only after sign-in: status says what it assumed.
+    let assumed = json!([
+        {"role": "authentication", "fact": "privateKey"},
+        {"role": "signing", "fact": "privateKey"},
+    ]);
+    assert_eq!(card["unconfirmed"], assumed, "{status}");
 }
 
 #[test]
@@ -125,7 +131,7 @@ fn renewal_on_opensc_installs_two_new_working_pairs() {
     let bed = OpenscBed::due(KeyAlg::P384);
     let mut host = bed.env.spawn_ours();
     host.expect_hello();
-    let begin = expect_ok(&host.request(json!(1), "renewBegin", json!({"pin": PIN})));
+    let begin = expect_ok(&host.begin_confirmed(json!(1), json!({"pin": PIN})));
     let certificates = bed.issue(&begin);
     let done = expect_ok(&host.request(
         json!(2),
@@ -148,9 +154,9 @@ fn wrong_passcodes_count_down_on_the_card_to_final_try_and_locked() {
     let mut host = bed.env.spawn_ours();
     host.expect_hello();
     let wrong = json!({"pin": "654321"});
-    let first = expect_error(&host.request(json!(1), "renewBegin", wrong.clone()), "PIN_INCORRECT");
+    let first = expect_error(&host.begin_confirmed(json!(1), wrong.clone()), "PIN_INCORRECT");
     assert_eq!(first["pin"], "countLow", "{first}");
-    let second = expect_error(&host.request(json!(2), "renewBegin", wrong.clone()), "PIN_INCORRECT");
+    let second = expect_error(&host.begin_confirmed(json!(2), wrong.clone()), "PIN_INCORRECT");
     assert_eq!(
         (second["pin"].clone(), second["triesLeft"].clone()),
         (json!("finalTry"), json!(1)),
@@ -168,21 +174,18 @@ fn wrong_passcodes_count_down_on_the_card_to_final_try_and_locked() {
     host.expect_hello();
     assert_eq!(status(&mut host, 4)["card"]["pin"], "finalTry");
     // Issue 14: at the final try the host does not ask the card unless the holder confirmed.
-    let unconfirmed = expect_error(&host.request(json!(41), "renewBegin", wrong.clone()), "PIN_FINAL_TRY");
+    let unconfirmed = expect_error(&host.begin_confirmed(json!(41), wrong.clone()), "PIN_FINAL_TRY");
     assert_eq!(unconfirmed["triesLeft"], 1, "{unconfirmed}");
     let state = cis_renew_testbed::schsm::CardState::load(&bed.card).expect("card file");
     assert_eq!(state.pin_tries_left, 1, "the last try was not spent");
     let confirmed = json!({"pin": "654321", "confirmFinalTry": true});
-    let third = expect_error(&host.request(json!(5), "renewBegin", confirmed), "PIN_LOCKED");
+    let third = expect_error(&host.begin_confirmed(json!(5), confirmed), "PIN_LOCKED");
     assert_eq!(third["pin"], "locked", "{third}");
     let locked = status(&mut host, 6);
     assert_eq!(locked["card"]["renewable"], false, "{locked}");
     assert_eq!(locked["card"]["reason"], "PIN_LOCKED", "{locked}");
     // The right passcode no longer opens it, and the card was not touched.
-    expect_error(
-        &host.request(json!(7), "renewBegin", json!({"pin": PIN, "confirmFinalTry": true})),
-        "PIN_LOCKED",
-    );
+    expect_error(&host.begin_confirmed(json!(7), json!({"pin": PIN, "confirmFinalTry": true})), "PIN_LOCKED");
     let state = cis_renew_testbed::schsm::CardState::load(&bed.card).expect("card file");
     assert_eq!(state.pin_tries_left, 0);
     assert_eq!(state.keys.len(), 2, "no key was made");
@@ -190,7 +193,9 @@ fn wrong_passcodes_count_down_on_the_card_to_final_try_and_locked() {
 
 /// One renewal: renewBegin, the CA, renewComplete. The failing reply, if any.
 fn renew(host: &mut Host, bed: &OpenscBed, first_id: i64) -> Result<Value, Value> {
-    let begin = host.request(json!(first_id), "renewBegin", json!({"pin": PIN}));
+    // The serial as provisioned: a status here would shift the APDUs the tear sweep counts.
+    let begin =
+        host.request(json!(first_id), "renewBegin", json!({"pin": PIN, "cardSerial": bed.old.token_serial}));
     if begin["ok"] != true {
         return Err(begin);
     }
@@ -454,14 +459,14 @@ fn counted_apdus_and_pkcs11_calls_per_status_and_renewal() {
     // The first status after insertion: OpenSC reads the whole card once (its PKCS#15
     // binding); a second status is answered from what OpenSC holds in memory.
     let (a_start, c_start) = (bed.pcscd.apdu_count(MANAGED), spy_calls(&spy_log));
-    status(&mut host, 1);
+    let serial = status(&mut host, 1)["card"]["token"]["serial"].clone();
     let (a0, c0) = (bed.pcscd.apdu_count(MANAGED), spy_calls(&spy_log));
     status(&mut host, 2);
     let (a1, c1) = (bed.pcscd.apdu_count(MANAGED), spy_calls(&spy_log));
     let (first_apdus, first_calls) = (a0 - a_start, c0 - c_start);
 
     let started = std::time::Instant::now();
-    let begin = expect_ok(&host.request(json!(3), "renewBegin", json!({"pin": PIN})));
+    let begin = expect_ok(&host.request(json!(3), "renewBegin", json!({"pin": PIN, "cardSerial": serial})));
     let begin_wall = started.elapsed();
     let certificates = bed.issue(&begin);
     let started = std::time::Instant::now();
@@ -532,4 +537,88 @@ fn doctor_on_this_stack_names_opensc_the_card_and_the_managed_slot() {
     let detail = card["detail"].as_str().unwrap_or_default();
     assert!(detail.contains("Virtual PCD 00 01") && detail.contains("www.CardContact.de"), "{card}");
     assert!(detail.contains("cis-renew test card"), "{card}");
+}
+
+/// Issue 10: the card refuses to store the signing certificate (`6581`, a memory failure,
+/// on the fourth certificate file the renewal starts: OpenSC keeps each new key's CV request
+/// in that key's certificate file until the certificate replaces it, so the writes are the
+/// two CV requests, then the authentication and the signing certificates). The renewal stays
+/// open with what was issued, the old pairs stay untouched, and `renewComplete` with the same
+/// CA answer finishes it.
+#[test]
+fn renew_complete_whose_signing_certificate_write_fails_on_the_card_stays_open_and_the_same_answer_finishes_it(
+) {
+    let mut bed = OpenscBed::due(KeyAlg::P384);
+    bed.remove();
+    bed.insert(&Faults { fail_write: Some((0xCE, 4, 0x6581)), ..Faults::default() });
+    let pristine = schsm::CardState::load(&bed.card).expect("card file");
+    let mut host = bed.env.spawn_ours();
+    host.expect_hello();
+    let begin = expect_ok(&host.begin_confirmed(json!(1), json!({"pin": PIN})));
+    let certificates = bed.issue(&begin);
+    let der_of = |role: &str| {
+        let i =
+            begin["requests"].as_array().and_then(|r| r.iter().position(|r| r["role"] == role)).expect(role);
+        base64::engine::general_purpose::STANDARD.decode(&certificates[i]).expect("base64")
+    };
+    let (auth_der, sign_der) = (der_of("authentication"), der_of("signing"));
+    let answer = json!({"renewalId": begin["renewalId"], "certificates": certificates});
+
+    let failed = expect_error(&host.request(json!(2), "renewComplete", answer.clone()), "TOKEN_ERROR");
+    assert_eq!(
+        (&failed["renewalOpen"], &failed["role"], &failed["step"]),
+        (&json!(true), &json!("signing"), &json!("writeCertificate")),
+        "{failed}"
+    );
+    let message = failed["message"].as_str().unwrap_or_default();
+    assert!(message.contains("signing certificate") && message.contains("try again"), "{failed}");
+    // The card's 6581 reaches the host as OpenSC's CKR_DEVICE_ERROR, named as PKCS#11 names it.
+    assert_eq!(failed["pkcs11"], "C_CreateObject: CKR_DEVICE_ERROR", "{failed}");
+    // Read from the card file, not through OpenSC: another client would reset the card's
+    // sign-in under the open renewal.
+    let during = schsm::CardState::load(&bed.card).expect("card file");
+    for (fid, bytes) in &pristine.files {
+        assert_eq!(during.files.get(fid), Some(bytes), "old file {fid} untouched");
+    }
+    for (id, key) in &pristine.keys {
+        assert_eq!(during.keys.get(id), Some(key), "old key {id} untouched");
+    }
+    assert_eq!(during.keys.len(), 4, "the old keys and the two new ones");
+    assert!(during.files.values().any(|f| f.0 == auth_der), "the issued authentication certificate stays");
+    assert!(during.files.values().all(|f| f.0 != sign_der), "the signing certificate was refused");
+
+    let done = expect_ok(&host.request(json!(3), "renewComplete", answer));
+    assert_eq!((&done["installed"], &done["card"]["reason"]), (&json!(true), &json!("NOT_DUE")), "{done}");
+    drop(host);
+    let contents = bed.contents();
+    assert_two_working_pairs(&contents);
+    for old in &bed.old.certs {
+        assert!(contents.objects.iter().all(|o| o.id != old.id), "the old pair is gone: {contents:#?}");
+    }
+    let installed: Vec<&[u8]> = contents.certificates().filter_map(|c| c.cert_der.as_deref()).collect();
+    assert!(installed.contains(&&auth_der[..]) && installed.contains(&&sign_der[..]), "the issued ones");
+    let scratch = tempfile::tempdir().expect("scratch");
+    sign_with_opensc_and_verify_with_openssl(&bed, &contents, scratch.path());
+}
+
+/// Issue 10: under `cardBackend: auto` the PIV probe falls back to PKCS#11 only when the card
+/// says it has no PIV application. A card that leaves while the probe's SELECT is on its way
+/// is reported as gone, not read through PKCS#11 as whatever OpenSC then makes of the slot.
+#[test]
+fn status_whose_piv_probe_meets_a_pulled_card_says_card_removed() {
+    let mut bed = OpenscBed::due(KeyAlg::P384);
+    bed.remove();
+    bed.insert(&Faults { tear_before: Some(1), ..Faults::default() });
+    let mut host = bed.env.spawn_ours();
+    host.expect_hello();
+    let reply = host.request(json!(1), "status", json!({}));
+    let first = apdu_lines(&bed).first().cloned().unwrap_or_default();
+    assert!(header(&first).starts_with("00 A4 04") && first.contains("torn"), "the probe's SELECT: {first}");
+    let error = expect_error(&reply, "CARD_REMOVED");
+    assert!(error["message"].as_str().is_some_and(|m| m.contains("removed")), "{error}");
+    // Back in, the same host reads the card through OpenSC as before.
+    bed.pcscd.wait_absent(MANAGED).expect("the card is out");
+    bed.insert(&Faults::default());
+    let status = status(&mut host, 2);
+    assert_eq!(status["card"]["renewable"], true, "{status}");
 }

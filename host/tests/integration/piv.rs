@@ -275,6 +275,8 @@ fn piv_status_reports_card_admin_guid_certificates_and_tries() {
     assert_eq!(serials(&card), expected);
     assert_eq!(card["renewable"], true);
     assert!(card.get("interrupted").is_none());
+    // A PIV card's slots are read without the passcode: nothing is left to confirm.
+    assert!(card.get("unconfirmed").is_none(), "{card}");
 }
 
 #[test]

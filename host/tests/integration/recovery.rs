@@ -20,7 +20,8 @@ const STEPS: [(&str, bool); 11] = [
     ("buildRequest:2", false),
     ("verify", false),
     ("install:1", false),
-    // The first certificate is written, the second is not: the renewal is undone as a whole.
+    // The first certificate is written, the second is not: recovery rolls the first role
+    // forward and the second back, so the card is still due (its signing pair is old).
     ("install:2", false),
     ("relabel", true),
     ("retireOld", true),
@@ -42,7 +43,8 @@ fn renewal_killed_at_each_step_keeps_a_pair_and_next_start_recovers() {
         doomed.set("CIS_RENEW_CONFIG", bed.env.config_path().to_string_lossy().as_ref());
         let mut host = doomed.spawn_ours();
         host.expect_hello();
-        host.send(&json!({"id": 1, "command": "renewBegin", "params": {"pin": "123456"}}));
+        let params = with_serial(&mut host, json!({"pin": "123456"}));
+        host.send(&json!({"id": 1, "command": "renewBegin", "params": params}));
         let mut reply = None;
         while let Some(frame) = host.recv_within(Duration::from_secs(10)) {
             if frame.get("event").is_none() {
@@ -71,12 +73,33 @@ fn renewal_killed_at_each_step_keeps_a_pair_and_next_start_recovers() {
             );
         }
 
+        // A certificate the dead host wrote (pending) is on the card.
+        let written: Vec<Vec<u8>> = seen
+            .certificates()
+            .filter(|c| c.label.starts_with("cis-renew pending"))
+            .filter_map(|c| c.cert_der.clone())
+            .collect();
+        if *step == "install:2" {
+            assert_eq!(written.len(), 1, "{step}: the first certificate was written: {seen:#?}");
+        }
+
         // The next start: status may show the interruption; a renewal recovers and completes.
         let mut host = bed.env.spawn_ours();
         host.expect_hello();
         let status = expect_ok(&host.request(json!(1), "status", json!({})));
         assert_eq!(status["card"]["certificates"].as_array().map(Vec::len), Some(2), "{step}: {status}");
         let result = begin(&mut host, 2);
+        // Recovery ran at that login and never destroys a new key whose certificate is on the
+        // card: each written certificate is now a working pair's (rolled forward).
+        let recovered = cis_renew_testbed::inspect(&bed.hsm.conf(), &label, "123456").expect("inspect");
+        for der in &written {
+            let kept = recovered.certificates().find(|c| c.cert_der.as_ref() == Some(der));
+            assert!(
+                kept.is_some_and(|c| !c.label.starts_with("cis-renew pending")),
+                "{step}: the written certificate was rolled forward: {recovered:#?}"
+            );
+            assert!(recovered.all_pairs_verify(), "{step}: {:#?}", recovered.pairs);
+        }
         if *finished_by_recovery {
             // Killed after the new pairs were in place: the card is no longer due, and the
             // renewal that was cut short is finished by recovery at this login.

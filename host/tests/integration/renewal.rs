@@ -80,7 +80,7 @@ pub fn pkcs7(certificates: &[Vec<u8>]) -> Vec<u8> {
 }
 
 pub fn begin(host: &mut Host, id: i64) -> Value {
-    host.request(json!(id), "renewBegin", json!({"pin": PIN}))
+    host.begin_confirmed(json!(id), json!({"pin": PIN}))
 }
 
 pub fn complete_der(host: &mut Host, id: i64, renewal: &Value, certificates: &[Vec<u8>]) -> Value {
@@ -204,8 +204,7 @@ fn renew_begin_wrong_pin_is_pin_incorrect_and_leaves_card_alone() {
     let (bed, old) = due_card();
     let mut host = bed.env.spawn_ours();
     host.expect_hello();
-    let error =
-        expect_error(&host.request(json!(1), "renewBegin", json!({"pin": "999999"})), "PIN_INCORRECT");
+    let error = expect_error(&host.begin_confirmed(json!(1), json!({"pin": "999999"})), "PIN_INCORRECT");
     // SoftHSM has no tries counter: the state comes from the flags.
     assert_eq!(error["pin"], "countLow");
     assert!(error.get("triesLeft").is_none());
@@ -220,9 +219,9 @@ fn renew_begin_pin_of_wrong_length_is_pin_invalid() {
     let (bed, _) = due_card();
     let mut host = bed.env.spawn_ours();
     host.expect_hello();
-    let error = expect_error(&host.request(json!(1), "renewBegin", json!({"pin": "12"})), "PIN_INVALID");
+    let error = expect_error(&host.begin_confirmed(json!(1), json!({"pin": "12"})), "PIN_INVALID");
     assert_eq!(error["min"], 4);
-    expect_error(&host.request(json!(2), "renewBegin", json!({"pin": 123456})), "BAD_REQUEST");
+    expect_error(&host.begin_confirmed(json!(2), json!({"pin": 123456})), "BAD_REQUEST");
 }
 
 #[test]
@@ -336,7 +335,9 @@ fn renew_begin_without_card_is_no_card() {
     let bed = Bed::start();
     let mut host = bed.env.spawn_ours();
     host.expect_hello();
-    let error = expect_error(&begin(&mut host, 1), "NO_CARD");
+    // The sponsor confirmed a card that is gone by now.
+    let reply = host.request(json!(1), "renewBegin", json!({"pin": PIN, "cardSerial": "GONE0001"}));
+    let error = expect_error(&reply, "NO_CARD");
     assert_eq!(error["reason"], "NO_CARD");
 }
 

@@ -258,3 +258,30 @@ pub fn expect_ok(reply: &Value) -> Value {
     assert_eq!(reply["ok"], true, "expected success, got {reply}");
     reply["result"].clone()
 }
+
+/// The managed card's token serial as `status` shows it: what the sponsor confirms and
+/// `renewBegin` must carry as `cardSerial`.
+pub fn card_serial(host: &mut Host) -> String {
+    let status = expect_ok(&host.request(json!("serial"), "status", json!({})));
+    status["card"]["token"]["serial"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no card serial: {status}"))
+        .to_owned()
+}
+
+/// `params` with the managed card's `cardSerial` added (read by `status`, as the extension
+/// reads it before the sponsor confirms the card).
+pub fn with_serial(host: &mut Host, params: Value) -> Value {
+    let serial = card_serial(host);
+    let mut params = params;
+    params["cardSerial"] = json!(serial);
+    params
+}
+
+impl Host {
+    /// `renewBegin` with `params` and the managed card's serial as `cardSerial`.
+    pub fn begin_confirmed(&mut self, id: Value, params: Value) -> Value {
+        let params = with_serial(self, params);
+        self.request(id, "renewBegin", params)
+    }
+}

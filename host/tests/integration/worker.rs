@@ -24,7 +24,8 @@ fn worker_status_and_cancel_are_answered_during_a_slow_key_generation() {
     bed.env.set("CIS_RENEW_TEST_DELAY", SLOW_KEYGEN);
     let mut host = bed.env.spawn_ours();
     host.expect_hello();
-    host.send(&json!({"id": 1, "command": "renewBegin", "params": {"pin": PIN}}));
+    let params = with_serial(&mut host, json!({"pin": PIN}));
+    host.send(&json!({"id": 1, "command": "renewBegin", "params": params}));
     let step = host.next_event("progress", Duration::from_secs(10)).expect("login");
     assert_eq!(step["step"], "login");
     let step = host.next_event("progress", Duration::from_secs(10)).expect("generateKey");
@@ -47,7 +48,7 @@ fn worker_status_and_cancel_are_answered_during_a_slow_key_generation() {
     bed.env.set("CIS_RENEW_TEST_DELAY", "");
     let mut host = bed.env.spawn_ours();
     host.expect_hello();
-    let again = expect_ok(&host.request(json!(4), "renewBegin", json!({"pin": PIN})));
+    let again = expect_ok(&host.begin_confirmed(json!(4), json!({"pin": PIN})));
     expect_ok(&host.request(json!(5), "renewCancel", json!({"renewalId": again["renewalId"]})));
 }
 
@@ -57,7 +58,8 @@ fn worker_end_of_input_during_a_slow_key_generation_leaves_the_old_pairs() {
     bed.env.set("CIS_RENEW_TEST_DELAY", SLOW_KEYGEN);
     let mut host = bed.env.spawn_ours();
     host.expect_hello();
-    host.send(&json!({"id": 1, "command": "renewBegin", "params": {"pin": PIN}}));
+    let params = with_serial(&mut host, json!({"pin": PIN}));
+    host.send(&json!({"id": 1, "command": "renewBegin", "params": params}));
     host.next_event("progress", Duration::from_secs(10)).expect("login");
     let step = host.next_event("progress", Duration::from_secs(10)).expect("generateKey");
     assert_eq!(step["step"], "generateKey");
@@ -73,7 +75,7 @@ fn worker_idle_renewal_is_cancelled_at_the_deadline_and_says_so() {
     bed.config("renewalTimeoutSeconds", json!(2));
     let mut host = bed.env.spawn_ours();
     host.expect_hello();
-    let begin = expect_ok(&host.request(json!(1), "renewBegin", json!({"pin": PIN})));
+    let begin = expect_ok(&host.begin_confirmed(json!(1), json!({"pin": PIN})));
     let expired = host.next_event("renewalExpired", Duration::from_secs(10)).expect("renewalExpired event");
     assert_eq!(expired["id"], 1, "{expired}");
     assert_eq!(expired["renewalId"], begin["renewalId"]);
@@ -83,6 +85,6 @@ fn worker_idle_renewal_is_cancelled_at_the_deadline_and_says_so() {
     // The card lock went with the renewal: another host may renew.
     let mut other = bed.env.spawn_ours();
     other.expect_hello();
-    let again = expect_ok(&other.request(json!(3), "renewBegin", json!({"pin": PIN})));
+    let again = expect_ok(&other.begin_confirmed(json!(3), json!({"pin": PIN})));
     assert!(again["renewalId"].is_string());
 }

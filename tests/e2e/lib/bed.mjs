@@ -91,10 +91,11 @@ export class Readers {
 
 /** The stand-in CIS dashboard and EST CA. */
 export class Standin {
-  static async start(dataDir, { port = 0, validityDays, serviceMenu } = {}) {
+  static async start(dataDir, { port = 0, validityDays, serviceMenu, csrKeyAlgorithm } = {}) {
     const standin = new Standin();
     const args = ['serve', '--data', dataDir, '--port', String(port)];
     if (validityDays) args.push('--validity-days', String(validityDays));
+    if (csrKeyAlgorithm) args.push('--csr-key-algorithm', csrKeyAlgorithm); // what EST csrattrs asks for
     if (serviceMenu) args.push('--service-menu', serviceMenu); // menu | overlay | select | icon
     standin.proc = new LineChild(binary('cis-standin'), args, { env: { ...process.env, CIS_TESTBED_BIN: binary('cis-testbed') } });
     standin.ready = await standin.proc.next();
@@ -149,13 +150,13 @@ export class Standin {
 /** Everything one test needs, in one temp dir. */
 export class Bed {
   /** `opensc: true`: the host runs on OpenSC (SmartCard-HSM cards, no slotMap). */
-  static async start({ validityDays, serviceMenu, opensc = false } = {}) {
+  static async start({ validityDays, serviceMenu, opensc = false, csrKeyAlgorithm } = {}) {
     const bed = new Bed();
     bed.opensc = opensc;
     bed.dir = mkdtempSync(path.join(tmpdir(), 'cis-renew-e2e-'));
     bed.softhsmConf = execFileSync(binary('cis-testbed'), ['softhsm', 'new', '--dir', path.join(bed.dir, 'softhsm')]).toString().trim();
     bed.readers = await Readers.start(path.join(bed.dir, 'pcscd'));
-    bed.standin = await Standin.start(path.join(bed.dir, 'standin'), { validityDays, serviceMenu });
+    bed.standin = await Standin.start(path.join(bed.dir, 'standin'), { validityDays, serviceMenu, csrKeyAlgorithm });
     bed.slotMap = {};
     bed.hostLog = path.join(bed.dir, 'host.log');
     bed.hostConfig = path.join(bed.dir, 'host.json');
@@ -212,6 +213,8 @@ export class Bed {
       logLevel: 'debug',
       // Renewals need anchors (fail closed): the stand-in's EST CA issues the certificates.
       trustAnchors: [this.standin.ready.caCert],
+      // A test's own host settings (e.g. allowedKeyAlgorithms), set before writeHostConfig().
+      ...(this.hostSettings ?? {}),
     }, null, 2), { mode: 0o644 });
   }
 

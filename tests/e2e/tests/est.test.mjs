@@ -36,7 +36,7 @@ test('est: the host\'s card-signed CSRs are accepted by the stand-in CA and its 
     const card = await bed.card({ reader: MANAGED_READER, label: 'EST card', user: 'carol', authDays: 30, signDays: 30 });
     host = new HostProcess(bed.hostEnv());
     assert.equal((await host.next()).type, 'hello');
-    const { reply: begun, events } = await host.request(1, 'renewBegin', { pin: USER_PIN });
+    const { reply: begun, events } = await host.request(1, 'renewBegin', { pin: USER_PIN, cardSerial: card.tokenSerial });
     assert.equal(begun.ok, true, JSON.stringify(begun));
     assert.deepEqual(events.map((e) => e.step), ['login', 'generateKey', 'generateKey', 'buildRequest', 'buildRequest']);
     const { renewalId, requests } = begun.result;
@@ -66,7 +66,7 @@ test('est: the host\'s card-signed CSRs are accepted by the stand-in CA and its 
     assert.equal(audit.filter((a) => a.outcome === 'issued' && a.sponsor === 'sponsor1').length >= 2, true);
 
     // The renewed card is no longer due: the stand-in refuses a further request for it.
-    const { reply: notDue } = await host.request(3, 'renewBegin', { pin: USER_PIN });
+    const { reply: notDue } = await host.request(3, 'renewBegin', { pin: USER_PIN, cardSerial: card.tokenSerial });
     assert.equal(notDue.error.code, 'NOT_RENEWABLE');
     assert.equal(notDue.error.reason, 'NOT_DUE');
   } finally {

@@ -36,9 +36,10 @@ pub enum CsrError {
     NotBase64,
     /// The bytes are not a DER PKCS#10 request.
     NotCsr(String),
-    /// The key is not ECDSA P-384; says what it is.
-    KeyNotP384(String),
-    /// The request is not signed with ecdsa-with-SHA384; the OID used.
+    /// The key is none of the algorithms the host makes (ECDSA P-384 or P-256, RSA of 2048
+    /// bits or more); says what it is.
+    KeyAlgorithmNotAllowed(String),
+    /// The request is not signed with the signature algorithm for its key; the OID used.
     SignatureAlgorithm(String),
     /// The signature does not verify with the request's key.
     BadSignature,
@@ -53,7 +54,7 @@ impl CsrError {
     pub fn code(&self) -> &'static str {
         match self {
             CsrError::Empty | CsrError::NotBase64 | CsrError::NotCsr(_) => "bad-request-body",
-            CsrError::KeyNotP384(_) => "key-not-p384",
+            CsrError::KeyAlgorithmNotAllowed(_) => "key-algorithm-not-allowed",
             CsrError::SignatureAlgorithm(_) => "signature-algorithm",
             CsrError::BadSignature => "bad-signature",
             CsrError::BadExtensions(_) => "bad-extensions",
@@ -68,7 +69,7 @@ impl fmt::Display for CsrError {
             CsrError::Empty => write!(f, "The request body is empty; send a base64 PKCS#10 CSR."),
             CsrError::NotBase64 => write!(f, "The request body is not base64."),
             CsrError::NotCsr(e) => write!(f, "The request body is not a DER PKCS#10 CSR ({e})."),
-            CsrError::KeyNotP384(what) => write!(
+            CsrError::KeyAlgorithmNotAllowed(what) => write!(
                 f,
                 "The CSR key is {what}; the card key must be ECDSA P-384 or P-256, or RSA of 2048 bits or more."
             ),
@@ -145,32 +146,32 @@ fn card_key(req: &CertReq) -> Result<CardKey, CsrError> {
         use rsa::traits::PublicKeyParts;
         let der = spki.to_der().map_err(|e| CsrError::NotCsr(e.to_string()))?;
         let key = rsa::PublicKey::from_public_key_der(&der)
-            .map_err(|_| CsrError::KeyNotP384("an RSA key that cannot be read".into()))?;
+            .map_err(|_| CsrError::KeyAlgorithmNotAllowed("an RSA key that cannot be read".into()))?;
         if key.n().bit_width() < 2048 {
-            return Err(CsrError::KeyNotP384(format!("RSA-{}", key.n().bit_width())));
+            return Err(CsrError::KeyAlgorithmNotAllowed(format!("RSA-{}", key.n().bit_width())));
         }
         return Ok(CardKey::Rsa(key));
     }
     if spki.algorithm.oid != ID_EC_PUBLIC_KEY {
-        return Err(CsrError::KeyNotP384(format!("of algorithm {}", spki.algorithm.oid)));
+        return Err(CsrError::KeyAlgorithmNotAllowed(format!("of algorithm {}", spki.algorithm.oid)));
     }
     let curve = spki.algorithm.parameters.as_ref().and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
     let point = spki
         .subject_public_key
         .as_bytes()
-        .ok_or_else(|| CsrError::KeyNotP384("an unaligned bit string".into()))?;
+        .ok_or_else(|| CsrError::KeyAlgorithmNotAllowed("an unaligned bit string".into()))?;
     match curve {
         Some(SECP384R1) => {
             p384::PublicKey::from_sec1_bytes(point)
-                .map_err(|_| CsrError::KeyNotP384("not a valid P-384 point".into()))?;
+                .map_err(|_| CsrError::KeyAlgorithmNotAllowed("not a valid P-384 point".into()))?;
             Ok(CardKey::P384(point.to_vec()))
         }
         Some(SECP256R1) => p256::PublicKey::from_sec1_bytes(point)
             .map(CardKey::P256)
-            .map_err(|_| CsrError::KeyNotP384("not a valid P-256 point".into())),
-        Some(SECP521R1) => Err(CsrError::KeyNotP384("ECDSA P-521".into())),
-        Some(other) => Err(CsrError::KeyNotP384(format!("on curve {other}"))),
-        None => Err(CsrError::KeyNotP384("EC without a named curve".into())),
+            .map_err(|_| CsrError::KeyAlgorithmNotAllowed("not a valid P-256 point".into())),
+        Some(SECP521R1) => Err(CsrError::KeyAlgorithmNotAllowed("ECDSA P-521".into())),
+        Some(other) => Err(CsrError::KeyAlgorithmNotAllowed(format!("on curve {other}"))),
+        None => Err(CsrError::KeyAlgorithmNotAllowed("EC without a named curve".into())),
     }
 }
 
@@ -198,7 +199,7 @@ fn verify_signature(req: &CertReq, key: &CardKey) -> Result<(), CsrError> {
     let verified = match key {
         CardKey::P384(point) => {
             let key = VerifyingKey::from_sec1_bytes(point)
-                .map_err(|_| CsrError::KeyNotP384("not a valid P-384 point".into()))?;
+                .map_err(|_| CsrError::KeyAlgorithmNotAllowed("not a valid P-384 point".into()))?;
             let sig = DerSignature::from_bytes(bits).map_err(|_| CsrError::BadSignature)?;
             key.verify(&tbs, &sig).is_ok()
         }

@@ -558,7 +558,7 @@ fn schsm_cmd(command: SchsmCmd) -> Result<(), Error> {
 }
 
 /// `insert N [--card DIR]` (a PIV card) or `insert N [--card FILE [--keygen-delay-ms MS] [--tear-after N] [--tear-before N]
-/// [--fail-apdu N:SW] [--memory-full]]`: a vicc card, or the SmartCard-HSM kept in FILE.
+/// [--fail-apdu N:SW] [--fail-write PREFIX:N:SW] [--memory-full]]`: a vicc card, or the SmartCard-HSM kept in FILE.
 fn insert(pcscd: &mut Pcscd, words: &[&str]) -> Result<(), Error> {
     let reader = words
         .first()
@@ -590,6 +590,14 @@ fn insert(pcscd: &mut Pcscd, words: &[&str]) -> Result<(), Error> {
                     Error::Invalid(format!("--fail-apdu wants N:SW (hex), e.g. 12:6A84; got {v:?}"))
                 })?);
             }
+            "--fail-write" => {
+                let v = rest.next().copied().unwrap_or_default();
+                faults.fail_write = Some(fail_write(v).ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "--fail-write wants PREFIX:N:SW (hex prefix and SW), e.g. CE:2:6581; got {v:?}"
+                    ))
+                })?);
+            }
             other => return Err(Error::Invalid(format!("unknown insert option {other:?}"))),
         }
     }
@@ -605,6 +613,15 @@ fn insert(pcscd: &mut Pcscd, words: &[&str]) -> Result<(), Error> {
         None if faults == schsm::Faults::default() => pcscd.insert_card(reader),
         None => Err(Error::Invalid("fault options need --card FILE".into())),
     }
+}
+
+/// `PREFIX:N:SW` of `--fail-write` (prefix and status word in hex).
+fn fail_write(value: &str) -> Option<(u8, u64, u16)> {
+    let mut parts = value.split(':');
+    let prefix = u8::from_str_radix(parts.next()?, 16).ok()?;
+    let n = parts.next()?.parse().ok()?;
+    let sw = u16::from_str_radix(parts.next()?, 16).ok()?;
+    parts.next().is_none().then_some((prefix, n, sw))
 }
 
 fn set_socket(socket: &std::path::Path) {
@@ -697,4 +714,18 @@ fn say(v: &serde_json::Value) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{v}");
     let _ = out.flush();
+}
+
+#[cfg(test)]
+mod fail_write_tests {
+    use super::fail_write;
+
+    #[test]
+    fn fail_write_takes_prefix_count_and_status_word() {
+        assert_eq!(fail_write("CE:4:6581"), Some((0xCE, 4, 0x6581)));
+        assert_eq!(fail_write("c4:1:6a84"), Some((0xC4, 1, 0x6A84)));
+        for bad in ["", "CE", "CE:4", "CE:x:6581", "ZZ:4:6581", "CE:4:6581:1", "CE:4:65811"] {
+            assert_eq!(fail_write(bad), None, "{bad:?}");
+        }
+    }
 }

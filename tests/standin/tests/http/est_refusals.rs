@@ -115,9 +115,9 @@ fn p521_key_is_400() {
     let (s, card, mut b, csrf) = setup(45);
     let key = ec_key(s.dir.path(), "p521", "secp521r1");
     let csr = csr_from_cert(s.dir.path(), &card.auth_pem, &key, true);
-    let msg = refused(&mut b, Some(&csrf), &b64(&csr), 400, "key-not-p384");
+    let msg = refused(&mut b, Some(&csrf), &b64(&csr), 400, "key-algorithm-not-allowed");
     assert!(msg.contains("P-521"), "{msg}");
-    assert_audited(&s, "key-not-p384", 400);
+    assert_audited(&s, "key-algorithm-not-allowed", 400);
 }
 
 #[test]
@@ -134,7 +134,7 @@ fn rsa_1024_key_is_400() {
         key.to_str().expect("path"),
     ]);
     let csr = csr_from_cert(s.dir.path(), &card.auth_pem, &key, true);
-    let msg = refused(&mut b, Some(&csrf), &b64(&csr), 400, "key-not-p384");
+    let msg = refused(&mut b, Some(&csrf), &b64(&csr), 400, "key-algorithm-not-allowed");
     assert!(msg.contains("RSA-1024"), "{msg}");
 }
 

@@ -48,6 +48,12 @@ pub struct Faults {
     pub memory_full: bool,
     /// Time key generation takes (a real card: 1-3 s for EC, more for RSA).
     pub keygen_delay_ms: u64,
+    /// Answer the n-th write that starts a file whose ID begins with this byte (an UPDATE
+    /// BINARY that names the file, as OpenSC's first APDU of each file write does; the
+    /// chunks after it name the current file and are not counted; `CE` = certificates and
+    /// CV requests, `C4` = key descriptions) with this status word, without carrying it out:
+    /// `[prefix, n, sw]`. Counted from insertion.
+    pub fail_write: Option<(u8, u64, u16)>,
 }
 
 /// What to do with a response.
@@ -66,6 +72,8 @@ pub struct Applet {
     faults: Faults,
     memory_limit: Option<usize>,
     count: u64,
+    /// Writes seen that started a file with `faults.fail_write`'s prefix.
+    writes_started: u64,
     selected: bool,
     current_ef: Option<u16>,
     pin_verified: bool,
@@ -82,6 +90,7 @@ impl Applet {
             faults,
             memory_limit,
             count: 0,
+            writes_started: 0,
             selected: false,
             current_ef: None,
             pin_verified: false,
@@ -383,6 +392,15 @@ impl Applet {
             None => 0,
             Some(_) => return Err(sw::WRONG_DATA),
         };
+        if let Some((prefix, n, status)) = self.faults.fail_write {
+            let names_the_file = (cmd.p1, cmd.p2) != (0, 0);
+            if names_the_file && fid >> 8 == u16::from(prefix) {
+                self.writes_started += 1;
+                if self.writes_started == n {
+                    return Err(status);
+                }
+            }
+        }
         let value = tlv::find(&objects, 0x53).unwrap_or(&[]);
         let current = self.state.file(fid).map_or(0, <[u8]>::len);
         let grows = (offset + value.len()).saturating_sub(current);
@@ -683,5 +701,23 @@ mod tests {
         let write = [tlv::encode(0x54, &[0, 0]), tlv::encode(0x53, b"x")].concat();
         assert_eq!(sw_of(&mut full, [0, 0xD7, 0xCE, 0x05], &write), sw::MEMORY_FULL);
         assert!(full.state.file(0xCE05).is_none());
+    }
+
+    #[test]
+    fn fail_write_fails_only_the_nth_file_started_with_its_prefix() {
+        let (_dir, mut card) =
+            initialized(Faults { fail_write: Some((0xCE, 2, 0x6581)), ..Faults::default() });
+        assert_eq!(sw_of(&mut card, [0, 0x20, 0, 0x81], b"123456"), sw::OK);
+        let start = |v: &[u8]| [tlv::encode(0x54, &[0, 0]), tlv::encode(0x53, v)].concat();
+        let more = [tlv::encode(0x54, &[0, 1]), tlv::encode(0x53, b"y")].concat();
+        // Another prefix is not counted; a later chunk (to the current file) is not counted.
+        assert_eq!(sw_of(&mut card, [0, 0xD7, 0xC4, 0x01], &start(b"k")), sw::OK);
+        assert_eq!(sw_of(&mut card, [0, 0xD7, 0xCE, 0x01], &start(b"x")), sw::OK);
+        assert_eq!(sw_of(&mut card, [0, 0xD7, 0, 0], &more), sw::OK);
+        // The second certificate file started fails and is not written; the next one works.
+        assert_eq!(sw_of(&mut card, [0, 0xD7, 0xCE, 0x02], &start(b"z")), 0x6581);
+        assert!(card.state.file(0xCE02).is_none());
+        assert_eq!(sw_of(&mut card, [0, 0xD7, 0xCE, 0x02], &start(b"z")), sw::OK);
+        assert_eq!(card.state.file(0xCE01), Some(&b"xy"[..]));
     }
 }

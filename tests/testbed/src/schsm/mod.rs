@@ -7,8 +7,9 @@
 //! - [`vpcd`]: the reader connection. The card runs as `cis-testbed schsm run` inside the
 //!   test bed's pcscd network namespace ([`crate::Pcscd::insert_schsm`]); ending that process
 //!   removes the card.
-//! - [`Faults`]: fail the n-th APDU with a status word, tear before or after the n-th APDU,
-//!   memory full, key-generation delay.
+//! - [`Faults`]: fail the n-th APDU with a status word, fail the n-th write that starts a file
+//!   of a kind (e.g. the n-th certificate), tear before or after the n-th APDU, memory full,
+//!   key-generation delay.
 //! - [`provision`]: a card with two working pairs, made through OpenSC's PKCS#11 as a card
 //!   management system would (C_InitToken, C_InitPIN, C_GenerateKeyPair, C_CreateObject), so
 //!   the card holds exactly what OpenSC itself writes.
