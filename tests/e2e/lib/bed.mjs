@@ -193,7 +193,7 @@ export class Bed {
     return card;
   }
 
-  /** Puts a provisioned SmartCard-HSM (from schsmCard) into `reader` (taking out what is there). */
+  /** Puts a provisioned SmartCard-HSM (from schsmCard) into the empty `reader`. */
   async insertSchsm(card, { reader = MANAGED_READER, faults = '' } = {}) {
     await this.readers.command(`insert ${reader} --card ${card.cardFile} ${faults}`.trim());
   }
