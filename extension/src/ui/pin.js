@@ -1,15 +1,17 @@
 /**
  * The passcode window's entry: connects to the worker, hands the DOM to pinView.js, and sizes
  * the window to its content at whatever zoom the browser uses for extension pages (so the
- * buttons are never cut off; they wrap when the window is narrow).
+ * buttons are never cut off; they wrap when the window is narrow; two columns when the screen
+ * is too short for one).
  */
 import { createPinView } from './pinView.js';
+import { planFit } from './fit.js';
 
 const api = globalThis.browser ?? globalThis.chrome;
 const port = api.runtime.connect({ name: 'cis-renew.pin' });
 
 let fitting = null;
-/** Resizes this window so the whole page shows (window sizes are in screen pixels, the page in CSS pixels). */
+/** Resizes this window so the whole page shows (fit.js decides; this measures and applies). */
 async function fit() {
   try {
     const win = await api.windows.getCurrent();
@@ -19,12 +21,17 @@ async function fit() {
     } catch {
       /* Firefox without a tab: 1 */
     }
-    const contentHeight = Math.ceil(document.querySelector('main').getBoundingClientRect().height);
-    const frameHeight = Math.max(0, window.outerHeight - Math.round(window.innerHeight * zoom));
-    const maxHeight = window.screen.availHeight || 2000;
-    const height = Math.min(maxHeight, frameHeight + Math.ceil(contentHeight * zoom) + 4);
-    const width = Math.min(window.screen.availWidth || 2000, Math.max(win.width, Math.round(480 * Math.min(zoom, 2))));
-    if (Math.abs(height - win.height) > 2 || width !== win.width) await api.windows.update(win.id, { height, width });
+    const main = document.querySelector('main');
+    const body = document.body;
+    // Both layouts measured in one go (no paint between), then the chosen one kept.
+    body.classList.remove('columns');
+    const oneColumn = Math.ceil(main.getBoundingClientRect().height);
+    body.classList.add('columns');
+    const twoColumns = Math.ceil(main.getBoundingClientRect().height);
+    const frame = Math.max(0, window.outerHeight - Math.round(window.innerHeight * zoom));
+    const plan = planFit({ oneColumn, twoColumns, frame, zoom, width: win.width, screen: window.screen });
+    body.classList.toggle('columns', plan.columns);
+    if (Math.abs(plan.height - win.height) > 2 || plan.width !== win.width) await api.windows.update(win.id, { height: plan.height, width: plan.width });
   } catch {
     /* the window is going away */
   }

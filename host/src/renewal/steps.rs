@@ -9,9 +9,10 @@
 //! already. When set, the host says so in its log.
 
 //!
-//! `CIS_RENEW_TEST_DELAY=<step>:<milliseconds>` makes the host sleep that long each time it
-//! reaches the step (before the card work of the step), as a slow token would: the tests use
-//! it to cancel or close the port during a key generation. Like the kill hook it only slows the
+//! `CIS_RENEW_TEST_DELAY=<step>:<milliseconds>` (several separated by commas, e.g.
+//! `login:1500,install:1500`) makes the host sleep that long each time it reaches the step
+//! (before the card work of the step), as a slow token would: the tests use it to cancel or
+//! close the port during a key generation, and to look at the browser's busy dialog at a step. Like the kill hook it only slows the
 //! host down, and the host logs that it is set.
 
 use std::sync::OnceLock;
@@ -83,18 +84,28 @@ pub fn reach(progress: ProgressSink<'_>, step: Step, count: Option<(usize, usize
 
 /// Runs the delay hook for `step`.
 fn delay_if_asked(step: Step) {
-    static TARGET: OnceLock<Option<(String, u64)>> = OnceLock::new();
-    let target = TARGET.get_or_init(|| {
-        let value = std::env::var(DELAY_ENV).ok().filter(|v| !v.is_empty())?;
-        let parsed = value.split_once(':').and_then(|(name, ms)| Some((name.to_owned(), ms.parse().ok()?)));
-        log::warn!("{DELAY_ENV}={value}: this host will slow down at that step (test hook)");
-        parsed
+    static TARGETS: OnceLock<Vec<(String, u64)>> = OnceLock::new();
+    let targets = TARGETS.get_or_init(|| {
+        let Some(value) = std::env::var(DELAY_ENV).ok().filter(|v| !v.is_empty()) else {
+            return Vec::new();
+        };
+        log::warn!("{DELAY_ENV}={value}: this host will slow down at those steps (test hook)");
+        parse_delays(&value)
     });
-    if let Some((name, ms)) = target {
-        if name == step.as_str() {
-            std::thread::sleep(Duration::from_millis(*ms));
-        }
+    if let Some((_, ms)) = targets.iter().find(|(name, _)| name == step.as_str()) {
+        std::thread::sleep(Duration::from_millis(*ms));
     }
+}
+
+/// The delay hook's value: `step:ms` entries separated by commas; malformed entries are ignored.
+fn parse_delays(value: &str) -> Vec<(String, u64)> {
+    value
+        .split(',')
+        .filter_map(|entry| {
+            let (name, ms) = entry.trim().split_once(':')?;
+            Some((name.to_owned(), ms.parse().ok()?))
+        })
+        .collect()
 }
 
 /// Runs the kill hook for `step` (the n-th of its kind).
@@ -142,5 +153,15 @@ mod tests {
         for (target, step, n, expected) in cases {
             assert_eq!(hook_matches(target, step, n), expected, "{target} {step:?} {n:?}");
         }
+    }
+
+    #[test]
+    fn delay_hook_takes_one_or_several_steps() {
+        assert_eq!(parse_delays("generateKey:2500"), vec![("generateKey".to_owned(), 2500)]);
+        assert_eq!(
+            parse_delays("login:800, install:1200"),
+            vec![("login".to_owned(), 800), ("install".to_owned(), 1200)]
+        );
+        assert_eq!(parse_delays("login,install:x,verify:5"), vec![("verify".to_owned(), 5)]);
     }
 }

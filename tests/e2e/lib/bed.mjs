@@ -183,13 +183,19 @@ export class Bed {
 
   /**
    * Provisions a virtual SmartCard-HSM for `user` (see Standin.provisionSchsm) and inserts it
-   * into `reader` (its `cardFile` is where the card keeps its state); `faults` are serve's insert options (e.g. `--keygen-delay-ms 2000`).
+   * into `reader` (its `cardFile` is where the card keeps its state); `faults` are serve's insert options (e.g. `--keygen-delay-ms 2000`);
+   * `name` names the card file (a second card for the same reader); `insert: false` only provisions it.
    */
-  async schsmCard({ reader = MANAGED_READER, user = 'alice', authDays = 45, signDays = 45, pin = USER_PIN, alg, faults = '' } = {}) {
-    const cardFile = path.join(this.dir, `schsm-${reader}.json`);
+  async schsmCard({ reader = MANAGED_READER, user = 'alice', authDays = 45, signDays = 45, pin = USER_PIN, alg, faults = '', name = `schsm-${reader}`, insert = true } = {}) {
+    const cardFile = path.join(this.dir, `${name}.json`);
     const card = this.standin.provisionSchsm({ cardFile, user, authDays, signDays, pin, alg });
-    await this.readers.command(`insert ${reader} --card ${cardFile} ${faults}`.trim());
+    if (insert) await this.insertSchsm(card, { reader, faults });
     return card;
+  }
+
+  /** Puts a provisioned SmartCard-HSM (from schsmCard) into the empty `reader`. */
+  async insertSchsm(card, { reader = MANAGED_READER, faults = '' } = {}) {
+    await this.readers.command(`insert ${reader} --card ${card.cardFile} ${faults}`.trim());
   }
 
   /** What OpenSC shows on the SmartCard-HSM in `reader` after a login, each pair signed and verified. */

@@ -61,7 +61,9 @@ export async function launch({ hostEnv, headless = !process.env.DISPLAY, hostPat
       '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync',
       `--disable-extensions-except=${extensionDir}`, `--load-extension=${extensionDir}`,
-      ...(windowSize ? [`--window-size=${windowSize.width},${windowSize.height}`] : []),
+      // A screen of the window's size (headless Chromium's own is 800x600), so popups such as
+      // the passcode window meet the limits a 1280x800 laptop sets.
+      ...(windowSize ? [`--window-size=${windowSize.width},${windowSize.height}`, `--screen-info={${windowSize.width}x${windowSize.height}}`] : []),
     ],
   });
   let worker = context.serviceWorkers().find((w) => w.url().startsWith(`chrome-extension://${EXTENSION_ID}/`));
