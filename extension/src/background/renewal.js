@@ -13,7 +13,9 @@
  * - Cancel works until renewComplete is sent ("installing"); a cancel during renewBegin waits
  *   for its answer, then sends renewCancel so the pending keys are removed.
  * - After renewComplete has been sent, nothing here sends renewCancel: the host's own recovery
- *   owns an interrupted install.
+ *   owns an interrupted install. The one exception: the host kept the renewal open
+ *   (`renewalOpen`) because the card did not store a certificate, and the same answer sent once
+ *   more failed too; then renewCancel frees the card for Try again.
  *
  * PIV cards (`card.cardAdmin`: the renewal service holds the card-management key) take the
  * same phases with other messages: renewBegin {cardSerial} gives the card's witness, which
@@ -535,6 +537,12 @@ export class Renewal {
             this._log('renewComplete: the card did not store a certificate; sending the same answer again', error.code);
             this._complete(run, pkcs7);
             return;
+          }
+          if (error.extra.renewalOpen === true) {
+            // Refused twice: close the renewal now (the host removes the pending objects; the
+            // old pairs still work), or Try again would meet BUSY until the idle deadline.
+            run.completeSent = false;
+            this._cancelOnHost(run);
           }
           this._fail(run, error);
         },
