@@ -130,10 +130,16 @@ fn host_renewal(
     // The extension asks for the status before it offers a renewal; that also loads the
     // PKCS#11 module, which the raw floor does not count either.
     write(&mut stdin, &json!({"id": 0, "command": "status"}));
-    assert_eq!(reply(&mut stdout)["ok"], true);
+    let status = reply(&mut stdout);
+    assert_eq!(status["ok"], true, "{status}");
+    // The serial the sponsor confirms, as the extension sends it ('' for a token without one).
+    let serial = status["result"]["card"]["token"]["serial"].as_str().unwrap_or_default().to_string();
 
     let started = Instant::now();
-    write(&mut stdin, &json!({"id": 1, "command": "renewBegin", "params": {"pin": PIN}}));
+    write(
+        &mut stdin,
+        &json!({"id": 1, "command": "renewBegin", "params": {"pin": PIN, "cardSerial": serial}}),
+    );
     let begin = reply(&mut stdout);
     let begin_time = started.elapsed();
     assert_eq!(begin["ok"], true, "{begin}");
