@@ -1,6 +1,6 @@
 // The sponsor's steps in the dashboard, as the leaflet describes them, shared by the tests and
 // the demo.
-import { ShadowProbe } from './browser.mjs';
+import { ShadowProbe, signIn } from './browser.mjs';
 
 /** Manage Smartcard -> find the card in the second reader -> select it -> Select Service. */
 export async function openServiceMenu(page, serial) {
@@ -60,4 +60,17 @@ export async function typePasscode(pinWindow, pin) {
 /** Text of the extension's dialog in the page. */
 export function dialogText(probe) {
   return probe.text('dialog');
+}
+
+/**
+ * The whole sponsor's path from signing in to the passcode typed and sent: resolves with the
+ * dialog's probe and the passcode window, for a test that then waits for the outcome.
+ */
+export async function signInAndRenew(page, dashboardUrl, serial, pin) {
+  await signIn(page, dashboardUrl);
+  await openServiceMenu(page, serial);
+  await chooseRenew(page);
+  const { probe, pinWindow } = await continueToPasscode(page);
+  await typePasscode(pinWindow, pin);
+  return { probe, pinWindow };
 }

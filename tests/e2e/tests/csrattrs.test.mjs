@@ -9,8 +9,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Bed, ROOT, MANAGED_READER } from '../lib/bed.mjs';
-import { launch, writePolicy, removePolicy, signIn } from '../lib/browser.mjs';
-import { openServiceMenu, chooseRenew, continueToPasscode, typePasscode, dialogText } from '../lib/flow.mjs';
+import { launch, writePolicy, removePolicy } from '../lib/browser.mjs';
+import { signInAndRenew, dialogText } from '../lib/flow.mjs';
 
 const PASSCODE = 'Hq4mT81w';
 const LABEL = 'Alice card';
@@ -48,11 +48,7 @@ for (const { alg, publicKey, privateKey, spki } of CASES) {
       const csrattrs = [];
       browser.context.on('request', (request) => { if (request.url().includes('/csrattrs')) csrattrs.push(request.url()); });
       const page = await browser.context.newPage();
-      await signIn(page, bed.standin.url);
-      await openServiceMenu(page, card.tokenSerial);
-      await chooseRenew(page);
-      const { probe, pinWindow } = await continueToPasscode(page);
-      await typePasscode(pinWindow, PASSCODE);
+      const { probe } = await signInAndRenew(page, bed.standin.url, card.tokenSerial, PASSCODE);
       await probe.waitFor('dialog h2', { text: /renewed/i, timeout: 90000 });
       assert.ok(csrattrs.length >= 1, 'the extension read EST csrattrs');
 
@@ -100,11 +96,7 @@ test('csrattrs: a key the host\'s allowedKeyAlgorithms forbids is refused in pla
     writePolicy(bed.standin.url);
     browser = await launch({ hostEnv: bed.hostEnv() });
     const page = await browser.context.newPage();
-    await signIn(page, bed.standin.url);
-    await openServiceMenu(page, card.tokenSerial);
-    await chooseRenew(page);
-    const { probe, pinWindow } = await continueToPasscode(page);
-    await typePasscode(pinWindow, PASSCODE);
+    const { probe } = await signInAndRenew(page, bed.standin.url, card.tokenSerial, PASSCODE);
     const messages = JSON.parse(readFileSync(path.join(ROOT, 'extension/_locales/en/messages.json'), 'utf8'));
     const words = messages.errKeyAlgorithmNotAllowed.message;
     await probe.waitFor('dialog', { text: words.slice(0, 40), timeout: 60000 });

@@ -7,8 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Bed, MANAGED_READER } from '../lib/bed.mjs';
-import { launch, writePolicy, removePolicy, signIn } from '../lib/browser.mjs';
-import { openServiceMenu, chooseRenew, continueToPasscode, typePasscode, dialogText } from '../lib/flow.mjs';
+import { launch, writePolicy, removePolicy } from '../lib/browser.mjs';
+import { signInAndRenew, dialogText } from '../lib/flow.mjs';
 
 const PASSCODE = '31415926';
 
@@ -22,11 +22,7 @@ test('retry: a certificate the card failed to store is stored by the extension\'
     writePolicy(bed.standin.url);
     browser = await launch({ hostEnv: bed.hostEnv() });
     const page = await browser.context.newPage();
-    await signIn(page, bed.standin.url);
-    await openServiceMenu(page, card.tokenSerial);
-    await chooseRenew(page);
-    const { probe, pinWindow } = await continueToPasscode(page);
-    await typePasscode(pinWindow, PASSCODE);
+    const { probe } = await signInAndRenew(page, bed.standin.url, card.tokenSerial, PASSCODE);
     await probe.waitFor('dialog h2', { text: /renewed/i, timeout: 90000 });
     assert.match(await dialogText(probe), /renewed/i);
 
