@@ -299,6 +299,21 @@ pub fn policy_sources(os: Os, browser: Browser) -> Vec<PolicySource> {
             "/usr/lib/firefox-esr/distribution/policies.json".into(),
             "/usr/lib/firefox/distribution/policies.json".into(),
         ])],
+        // Firefox on Windows merges three sources, later ones winning policy by policy (its
+        // CombinedProvider and WindowsGPOPoliciesProvider): `policies.json` in the installation's
+        // `distribution` folder, then the user's policy key, then the machine's.
+        (Os::Windows, Browser::Firefox) => {
+            let machine = policy_key(Browser::Firefox);
+            let user = RegistryKey { hive: Hive::CurrentUser, ..machine.clone() };
+            vec![
+                PolicySource::FirstFile(vec![
+                    "C:\\Program Files\\Mozilla Firefox\\distribution\\policies.json".into(),
+                    "C:\\Program Files (x86)\\Mozilla Firefox\\distribution\\policies.json".into(),
+                ]),
+                PolicySource::Registry(user),
+                PolicySource::Registry(machine),
+            ]
+        }
         (Os::Windows, browser) => vec![PolicySource::Registry(policy_key(browser))],
         // macOS policies are configuration profiles (plists), which doctor does not read.
         (Os::MacOs, _) => Vec::new(),

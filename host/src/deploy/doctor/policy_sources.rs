@@ -191,4 +191,53 @@ mod tests {
         let wow = RegistryKey { hive: Hive::LocalMachine, view: View::Wow32, path: chrome.path.clone() };
         assert_eq!(key_to_json(&registry, &wow, 0).expect("read"), None);
     }
+
+    /// Firefox on Windows: `policies.json` fills in what the user's and then the machine's
+    /// policy keys do not set; a key's policy wins over the file's.
+    #[test]
+    fn firefox_on_windows_merges_policies_json_under_the_user_and_machine_keys() {
+        use crate::deploy::install::{rooted, Env};
+        use crate::deploy::locations::Os;
+        let root = tempfile::tempdir().expect("tmp");
+        let PolicySource::FirstFile(files) = &policy_sources(Os::Windows, Browser::Firefox)[0] else {
+            panic!("Firefox on Windows reads policies.json first")
+        };
+        let file = rooted(Some(root.path()), &files[0]);
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+        let from_file = json!({"policies": {
+            "DisableTelemetry": true,
+            "ExtensionSettings": {"x@y": {"installation_mode": "blocked"}},
+            "3rdparty": {"extensions": {"x@y": {"managedReader": "file"}}}
+        }});
+        std::fs::write(&file, from_file.to_string()).expect("write");
+        let machine = policy_key(Browser::Firefox);
+        let user = RegistryKey { hive: Hive::CurrentUser, ..machine.clone() };
+        let mut registry = MemoryRegistry::default();
+        registry.set_value(
+            &user,
+            "ExtensionSettings",
+            RegValue::Str(r#"{"x@y": {"installation_mode": "allowed"}}"#.into()),
+        );
+        registry.set_value(&user, "DisableAppUpdate", RegValue::Dword(1));
+        registry.set_value(
+            &machine,
+            "ExtensionSettings",
+            RegValue::Str(r#"{"x@y": {"installation_mode": "force_installed"}}"#.into()),
+        );
+        let inputs = Inputs {
+            os: Os::Windows,
+            browsers: vec![Browser::Firefox],
+            root: Some(root.path().to_path_buf()),
+            env: Env { home: None, program_data: None, local_app_data: None },
+            exe: PathBuf::from("cis-renew-host.exe"),
+            registry: &registry,
+        };
+        let policies = read(&inputs, Browser::Firefox);
+        assert_eq!(policies.files, vec![file.clone()], "{policies:?}");
+        assert_eq!(policies.merged["ExtensionSettings"]["x@y"]["installation_mode"], "force_installed");
+        assert_eq!(policies.merged["DisableAppUpdate"], 1, "the user's key adds its own");
+        assert_eq!(policies.merged["DisableTelemetry"], true, "the file fills in the rest");
+        assert_eq!(policies.merged["3rdparty"]["extensions"]["x@y"]["managedReader"], "file");
+        assert_eq!(policies.sources.len(), 3, "{:?}", policies.sources);
+    }
 }
