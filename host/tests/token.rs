@@ -13,7 +13,7 @@ use cis_renew_host::config::SlotBinding;
 use cis_renew_host::protocol::{ErrorCode, HostError};
 use cis_renew_host::renewal::install::Interrupted;
 use cis_renew_host::renewal::steps::Progress;
-use cis_renew_host::renewal::{recovery, Opened, RoleRenewal, Settings};
+use cis_renew_host::renewal::{recovery, Opened, Requested, RoleRenewal, Settings};
 use cis_renew_host::token::card::{BoxedCard, Card, CryptokiCard, ObjectKind};
 use cis_renew_host::token::fault::{FailAt, FaultKind, FaultyCard, OpLog};
 use cis_renew_host::token::{Inventory, KeyAlgorithm, PinState, PublicKey, TokenModule, Visibility};
@@ -117,16 +117,23 @@ fn issue(role: &RoleRenewal, days: i64) -> Vec<u8> {
         .expect("issue")
 }
 
+/// renewBegin's half of a renewal (sign in with the right passcode, prepare at `now`, make P-384
+/// keys, build the requests), as the host does it.
+fn begin(card: BoxedCard, now: OffsetDateTime) -> Result<Requested, HostError> {
+    let mut sink = no_progress();
+    Opened::new(card, Settings { window_days: 90, new_key_algorithm: KeyAlgorithm::P384 })
+        .sign_in(Some(&pin(PIN)), &mut sink)?
+        .prepare(now)?
+        .generate_keys(&mut sink, &|| false)?
+        .build_requests(&mut sink)
+}
+
 /// A whole renewal through the state machine. The new certificates are due again (45 days),
 /// so the same token can be renewed over and over.
 fn renew(card: BoxedCard) -> Result<(), HostError> {
     let mut sink = no_progress();
     let now = OffsetDateTime::now_utc();
-    let requested = Opened::new(card, Settings { window_days: 90, new_key_algorithm: KeyAlgorithm::P384 })
-        .sign_in(Some(&pin(PIN)), &mut sink)?
-        .prepare(now)?
-        .generate_keys(&mut sink, &|| false)?
-        .build_requests(&mut sink)?;
+    let requested = begin(card, now)?;
     let certificates: Vec<Vec<u8>> = requested.roles().iter().map(|r| issue(r, 45)).collect();
     let trust = TrustPolicy::load(&[bed().ca.cert_pem_path()], false)?;
     let proof = requested.verify(&certificates, &trust, now)?;
@@ -390,16 +397,7 @@ fn sign_in_pin_outside_token_limits_is_refused_before_login() {
 #[test]
 fn cancel_removes_pending_keys_and_keeps_old_pairs() {
     let before = look("cancel");
-    let mut sink = no_progress();
-    let requested = Opened::new(
-        Box::new(real_card("cancel")),
-        Settings { window_days: 90, new_key_algorithm: KeyAlgorithm::P384 },
-    )
-    .sign_in(Some(&pin(PIN)), &mut sink)
-    .and_then(|s| s.prepare(OffsetDateTime::now_utc()))
-    .and_then(|r| r.generate_keys(&mut sink, &|| false))
-    .and_then(|k| k.build_requests(&mut sink))
-    .expect("begin");
+    let requested = begin(Box::new(real_card("cancel")), OffsetDateTime::now_utc()).expect("begin");
     for role in requested.roles() {
         let csr = tempfile::NamedTempFile::new().expect("file");
         std::fs::write(csr.path(), &role.csr).expect("write");
@@ -445,13 +443,7 @@ fn renewal_whose_second_certificate_write_fails_stays_open_and_the_same_answer_f
     let card = card.failing_call("write_certificate", 2);
     let mut sink = no_progress();
     let now = OffsetDateTime::now_utc();
-    let requested =
-        Opened::new(Box::new(card), Settings { window_days: 90, new_key_algorithm: KeyAlgorithm::P384 })
-            .sign_in(Some(&pin(PIN)), &mut sink)
-            .and_then(|s| s.prepare(now))
-            .and_then(|r| r.generate_keys(&mut sink, &|| false))
-            .and_then(|k| k.build_requests(&mut sink))
-            .expect("begin");
+    let requested = begin(Box::new(card), now).expect("begin");
     let certificates: Vec<Vec<u8>> = requested.roles().iter().map(|r| issue(r, 45)).collect();
     let trust = TrustPolicy::load(&[bed().ca.cert_pem_path()], false).expect("trust anchors");
     let proof = requested.verify(&certificates, &trust, now).expect("verify");
@@ -493,13 +485,7 @@ fn renewal_whose_second_read_back_fails_stays_open_names_the_step_and_is_not_wri
     let card = card.failing_call("read_certificate", 2);
     let mut sink = no_progress();
     let now = OffsetDateTime::now_utc();
-    let requested =
-        Opened::new(Box::new(card), Settings { window_days: 90, new_key_algorithm: KeyAlgorithm::P384 })
-            .sign_in(Some(&pin(PIN)), &mut sink)
-            .and_then(|s| s.prepare(now))
-            .and_then(|r| r.generate_keys(&mut sink, &|| false))
-            .and_then(|k| k.build_requests(&mut sink))
-            .expect("begin");
+    let requested = begin(Box::new(card), now).expect("begin");
     let certificates: Vec<Vec<u8>> = requested.roles().iter().map(|r| issue(r, 45)).collect();
     let second_role = requested.roles()[1].new.role.as_str();
     let trust = TrustPolicy::load(&[bed().ca.cert_pem_path()], false).expect("trust anchors");

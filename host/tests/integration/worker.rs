@@ -11,6 +11,21 @@ use std::time::{Duration, Instant};
 /// The delay before each key generation: long enough to act while it "runs".
 const SLOW_KEYGEN: &str = "generateKey:2500";
 
+/// Starts a host with slow key generation and sends renewBegin (id 1); returns once the host
+/// says it signed in and is making the first key.
+fn begin_a_slow_key_generation(bed: &mut crate::bed::Bed) -> Host {
+    bed.env.set("CIS_RENEW_TEST_DELAY", SLOW_KEYGEN);
+    let mut host = bed.env.spawn_ours();
+    host.expect_hello();
+    let params = with_serial(&mut host, json!({"pin": PIN}));
+    host.send(&json!({"id": 1, "command": "renewBegin", "params": params}));
+    let step = host.next_event("progress", Duration::from_secs(10)).expect("login");
+    assert_eq!(step["step"], "login");
+    let step = host.next_event("progress", Duration::from_secs(10)).expect("generateKey");
+    assert_eq!(step["step"], "generateKey");
+    host
+}
+
 fn assert_old_pairs_only(bed: &crate::bed::Bed, old: &cis_renew_testbed::ProvisionedCard) {
     let contents = contents(bed);
     assert_eq!(contents.objects.len(), 6, "{contents:#?}");
@@ -21,15 +36,7 @@ fn assert_old_pairs_only(bed: &crate::bed::Bed, old: &cis_renew_testbed::Provisi
 #[test]
 fn worker_status_and_cancel_are_answered_during_a_slow_key_generation() {
     let (mut bed, old) = due_card();
-    bed.env.set("CIS_RENEW_TEST_DELAY", SLOW_KEYGEN);
-    let mut host = bed.env.spawn_ours();
-    host.expect_hello();
-    let params = with_serial(&mut host, json!({"pin": PIN}));
-    host.send(&json!({"id": 1, "command": "renewBegin", "params": params}));
-    let step = host.next_event("progress", Duration::from_secs(10)).expect("login");
-    assert_eq!(step["step"], "login");
-    let step = host.next_event("progress", Duration::from_secs(10)).expect("generateKey");
-    assert_eq!(step["step"], "generateKey");
+    let mut host = begin_a_slow_key_generation(&mut bed);
     let asked = Instant::now();
     let status = expect_ok(&host.request(json!(2), "status", json!({})));
     assert!(
@@ -55,14 +62,7 @@ fn worker_status_and_cancel_are_answered_during_a_slow_key_generation() {
 #[test]
 fn worker_end_of_input_during_a_slow_key_generation_leaves_the_old_pairs() {
     let (mut bed, old) = due_card();
-    bed.env.set("CIS_RENEW_TEST_DELAY", SLOW_KEYGEN);
-    let mut host = bed.env.spawn_ours();
-    host.expect_hello();
-    let params = with_serial(&mut host, json!({"pin": PIN}));
-    host.send(&json!({"id": 1, "command": "renewBegin", "params": params}));
-    host.next_event("progress", Duration::from_secs(10)).expect("login");
-    let step = host.next_event("progress", Duration::from_secs(10)).expect("generateKey");
-    assert_eq!(step["step"], "generateKey");
+    let mut host = begin_a_slow_key_generation(&mut bed);
     host.close_stdin();
     let status = host.wait_exit(Duration::from_secs(30)).expect("the host exits once the token returns");
     assert!(status.success(), "{status:?}");
